@@ -1,0 +1,216 @@
+// Package embedded runs real wire-protocol servers in-process: a kfake Kafka
+// cluster and a FerretDB (SQLite backend) MongoDB-compatible server, each on a
+// TCP port. It exists for the embedded default (`make run`) and for tests;
+// the production binaries (cmd/client, cmd/server) never import it.
+package embedded
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// Config describes the in-process infrastructure.
+type Config struct {
+	// DataDir holds the Kafka log and the SQLite databases. Empty means
+	// in-memory Kafka and a temporary directory for SQLite that is removed
+	// on Close.
+	DataDir string
+	// MongoAddr is the FerretDB listen address; "127.0.0.1:0" picks a free port.
+	MongoAddr string
+	// KafkaPorts are the broker ports; zeros pick free ports. Its length is
+	// the number of brokers (default 3 random ports).
+	KafkaPorts []int
+	// Topics are created at start with the given partition counts. Optional:
+	// services create their own topics at start-up.
+	Topics map[string]int32
+	// Logger receives FerretDB logs (quiet by default).
+	Logger *slog.Logger
+}
+
+// Stack is a running in-process Kafka cluster and MongoDB-compatible server.
+type Stack struct {
+	Kafka    *kfake.Cluster
+	ferret   *ferretdb.FerretDB
+	cancel   context.CancelFunc
+	done     chan error
+	mongoURI string
+	tmpDir   string
+}
+
+// Start starts FerretDB and kfake and returns when both accept connections.
+func Start(ctx context.Context, cfg Config) (*Stack, error) {
+	s := &Stack{}
+	dataDir := cfg.DataDir
+	if dataDir == "" {
+		tmp, err := os.MkdirTemp("", "jobplane-embedded-*")
+		if err != nil {
+			return nil, fmt.Errorf("embedded temp dir: %w", err)
+		}
+		s.tmpDir = tmp
+		dataDir = tmp
+	}
+	sqliteDir := filepath.Join(dataDir, "mongo")
+	if err := os.MkdirAll(sqliteDir, 0o755); err != nil {
+		return nil, fmt.Errorf("embedded mongo dir: %w", err)
+	}
+	ports := cfg.KafkaPorts
+	if len(ports) == 0 {
+		ports = []int{0, 0, 0}
+	}
+	ports, err := resolvePorts(ports)
+	if err != nil {
+		return nil, err
+	}
+	opts := []kfake.Opt{
+		kfake.NumBrokers(len(ports)),
+		kfake.Ports(ports...),
+		kfake.GroupMinSessionTimeout(100 * time.Millisecond),
+		kfake.DefaultNumPartitions(60),
+	}
+	if cfg.DataDir != "" {
+		opts = append(opts, kfake.DataDir(filepath.Join(dataDir, "kafka")))
+	}
+	for topic, n := range cfg.Topics {
+		opts = append(opts, kfake.SeedTopics(n, topic))
+	}
+	kc, err := kfake.NewCluster(opts...)
+	if err != nil {
+		s.cleanup()
+		return nil, fmt.Errorf("start kfake: %w", err)
+	}
+	s.Kafka = kc
+
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	}
+	addr := cmpOr(cfg.MongoAddr, "127.0.0.1:0")
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: addr},
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + sqliteDir + "/",
+		Logger:    logger,
+	})
+	if err != nil {
+		kc.Close()
+		s.cleanup()
+		return nil, fmt.Errorf("start ferretdb: %w", err)
+	}
+	s.ferret = f
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	s.done = make(chan error, 1)
+	go func() { s.done <- f.Run(runCtx) }()
+	s.mongoURI = f.MongoDBURI()
+	if err := waitTCP(ctx, hostOf(s.mongoURI)); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("ferretdb not reachable: %w", err)
+	}
+	return s, nil
+}
+
+// MongoURI is the mongodb:// URI of the FerretDB server.
+func (s *Stack) MongoURI() string { return s.mongoURI }
+
+// KafkaBrokers are the broker addresses (host:port).
+func (s *Stack) KafkaBrokers() []string { return s.Kafka.ListenAddrs() }
+
+// Close stops both servers, persisting Kafka state when a data dir is set.
+// It is safe to call more than once.
+func (s *Stack) Close() {
+	if s.cancel != nil {
+		s.cancel()
+		<-s.done
+		s.cancel = nil
+	}
+	if s.Kafka != nil {
+		s.Kafka.Close()
+	}
+	s.cleanup()
+}
+
+func (s *Stack) cleanup() {
+	if s.tmpDir != "" {
+		_ = os.RemoveAll(s.tmpDir)
+		s.tmpDir = ""
+	}
+}
+
+// resolvePorts replaces zero ports with free ones so that every broker has a
+// known port before the cluster starts.
+func resolvePorts(ports []int) ([]int, error) {
+	out := make([]int, len(ports))
+	for i, p := range ports {
+		if p != 0 {
+			out[i] = p
+			continue
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("pick free port: %w", err)
+		}
+		out[i] = l.Addr().(*net.TCPAddr).Port
+		_ = l.Close()
+	}
+	return out, nil
+}
+
+func hostOf(uri string) string {
+	// mongodb://host:port/
+	const prefix = "mongodb://"
+	h := uri[len(prefix):]
+	for i := range len(h) {
+		if h[i] == '/' || h[i] == '?' {
+			return h[:i]
+		}
+	}
+	return h
+}
+
+func waitTCP(ctx context.Context, addr string) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			return c.Close()
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// FreePort returns a currently free TCP port on 127.0.0.1.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Addr formats 127.0.0.1:port.
+func Addr(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }

@@ -1,0 +1,409 @@
+// Package store persists jobs, operations and results in MongoDB with the
+// official driver (v2).
+//
+// Access pattern: every hot path (submit, apply result, get job, get
+// operation) touches documents by `_id` only and prefers inserts over updates,
+// because FerretDB turns only an exact `{_id: value}` filter into an indexed
+// lookup, and because it is also the cheapest pattern on MongoDB:
+//
+//   - jobs        `_id` = job id (UUIDv7): counters updated with $inc by `_id`
+//   - operations  `_id` = `{job_id}-{index}`: inserted once with InsertMany
+//   - results     `_id` = operation id: one insert per terminal outcome; the
+//     unique `_id` makes the first outcome win (idempotent, no transactions)
+//   - requests    `_id` = request_id: idempotency keys of CreateJob
+//
+// No secondary indexes are needed. Listing jobs scans and sorts by `_id`.
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
+)
+
+// Config configures the store.
+type Config struct {
+	// URI is the MongoDB connection string.
+	URI string
+	// Database name; default "jobplane".
+	Database string
+	// Timeout for connecting and for server selection; default 10s.
+	Timeout time.Duration
+	// Monitor, when set, observes every command (used for tracing).
+	Monitor *event.CommandMonitor
+}
+
+// Store is the MongoDB persistence of jobplane. It is safe for concurrent use.
+type Store struct {
+	client   *mongo.Client
+	db       *mongo.Database
+	jobs     *mongo.Collection
+	ops      *mongo.Collection
+	results  *mongo.Collection
+	requests *mongo.Collection
+	now      func() time.Time
+}
+
+// batchSize bounds the number of documents per InsertMany/BulkWrite call.
+const batchSize = 1000
+
+// Open connects to MongoDB and checks that it answers.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if cfg.URI == "" {
+		return nil, errors.New("store: empty MongoDB URI")
+	}
+	timeout := cfg.Timeout
+	if timeout == 0 {
+		timeout = 10 * time.Second
+	}
+	opts := options.Client().ApplyURI(cfg.URI).
+		SetWriteConcern(writeconcern.Majority()).
+		SetServerSelectionTimeout(timeout).
+		SetConnectTimeout(timeout)
+	if cfg.Monitor != nil {
+		opts.SetMonitor(cfg.Monitor)
+	}
+	client, err := mongo.Connect(opts)
+	if err != nil {
+		return nil, fmt.Errorf("connect to mongodb: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := client.Ping(pingCtx, readpref.Primary()); err != nil {
+		_ = client.Disconnect(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("ping mongodb: %w", err)
+	}
+	return New(client, cmpOr(cfg.Database, "jobplane")), nil
+}
+
+// New wraps an existing client.
+func New(client *mongo.Client, database string) *Store {
+	db := client.Database(database)
+	return &Store{
+		client:   client,
+		db:       db,
+		jobs:     db.Collection("jobs"),
+		ops:      db.Collection("operations"),
+		results:  db.Collection("results"),
+		requests: db.Collection("requests"),
+		now:      func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) },
+	}
+}
+
+// Close disconnects from MongoDB.
+func (s *Store) Close(ctx context.Context) error {
+	return s.client.Disconnect(ctx)
+}
+
+// Ping checks that the primary answers.
+func (s *Store) Ping(ctx context.Context) error {
+	return s.client.Ping(ctx, readpref.Primary())
+}
+
+// OpInput is an operation to create.
+type OpInput struct {
+	Type    string
+	Request string
+}
+
+// NewJob is what CreateJob stores.
+type NewJob struct {
+	RequestID    string
+	PartitionKey string
+	Operations   []OpInput
+}
+
+// fingerprint identifies the content of a create request so that a reused
+// request_id with different content is detected.
+func (n *NewJob) fingerprint() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%d:%s|", len(n.PartitionKey), n.PartitionKey)
+	for _, op := range n.Operations {
+		fmt.Fprintf(h, "%d:%s%d:%s|", len(op.Type), op.Type, len(op.Request), op.Request)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+type requestDoc struct {
+	ID          string    `bson:"_id"`
+	JobID       string    `bson:"job_id"`
+	Fingerprint string    `bson:"fingerprint"`
+	CreateTime  time.Time `bson:"create_time"`
+}
+
+// CreateJob stores a job and its operations and returns the job and its
+// operations. created is false when request_id matched an earlier job, which
+// is returned instead (its operations are then nil).
+//
+// Order of writes: the request_id claim, then the operations (InsertMany),
+// then the job document. The job document is the commit point: a job is
+// visible, and will be published by the relay, only once all its operations
+// are stored. A retry after a crash at any step converges on one job.
+func (s *Store) CreateJob(ctx context.Context, n NewJob) (job *Job, ops []Operation, created bool, err error) {
+	jobID := NewJobID()
+	if n.RequestID != "" {
+		fp := n.fingerprint()
+		claim := requestDoc{ID: n.RequestID, JobID: jobID, Fingerprint: fp, CreateTime: s.now()}
+		if _, err := s.requests.InsertOne(ctx, claim); err != nil {
+			if !mongo.IsDuplicateKeyError(err) {
+				return nil, nil, false, fmt.Errorf("claim request_id: %w", err)
+			}
+			var prev requestDoc
+			if err := s.requests.FindOne(ctx, bson.D{{Key: "_id", Value: n.RequestID}}).Decode(&prev); err != nil {
+				return nil, nil, false, fmt.Errorf("read request_id claim: %w", err)
+			}
+			if prev.Fingerprint != fp {
+				return nil, nil, false, ErrRequestIDConflict
+			}
+			existing, err := s.GetJob(ctx, prev.JobID)
+			if err == nil {
+				return existing, nil, false, nil
+			}
+			if !errors.Is(err, ErrNotFound) {
+				return nil, nil, false, err
+			}
+			// The first request stopped before its commit point (or is still
+			// running): finish creating the same job under the same id.
+			jobID = prev.JobID
+		}
+	}
+
+	now := s.now()
+	ops = make([]Operation, len(n.Operations))
+	docs := make([]any, len(n.Operations))
+	for i, in := range n.Operations {
+		ops[i] = Operation{
+			ID:           OperationID(jobID, int64(i)),
+			JobID:        jobID,
+			Index:        int64(i),
+			Type:         in.Type,
+			Request:      in.Request,
+			PartitionKey: n.PartitionKey,
+			CreateTime:   now,
+		}
+		docs[i] = &ops[i]
+	}
+	for start := 0; start < len(docs); start += batchSize {
+		end := min(start+batchSize, len(docs))
+		_, err := s.ops.InsertMany(ctx, docs[start:end], options.InsertMany().SetOrdered(false))
+		if err != nil && !onlyDuplicates(err) {
+			return nil, nil, false, fmt.Errorf("insert operations: %w", err)
+		}
+	}
+
+	job = &Job{
+		ID:           jobID,
+		RequestID:    n.RequestID,
+		PartitionKey: n.PartitionKey,
+		Total:        int64(len(n.Operations)),
+		CreateTime:   now,
+		UpdateTime:   now,
+	}
+	if _, err := s.jobs.InsertOne(ctx, job); err != nil {
+		if !mongo.IsDuplicateKeyError(err) {
+			return nil, nil, false, fmt.Errorf("insert job: %w", err)
+		}
+		existing, err := s.GetJob(ctx, jobID)
+		if err != nil {
+			return nil, nil, false, err
+		}
+		return existing, nil, false, nil
+	}
+	return job, ops, true, nil
+}
+
+// MarkPublished records that every operation of the job was written to Kafka.
+func (s *Store) MarkPublished(ctx context.Context, jobID string) error {
+	_, err := s.jobs.UpdateOne(ctx, byID(jobID), bson.D{{Key: "$set", Value: bson.D{{Key: "published", Value: true}}}})
+	if err != nil {
+		return fmt.Errorf("mark job published: %w", err)
+	}
+	return nil
+}
+
+// GetJob returns a job by id.
+func (s *Store) GetJob(ctx context.Context, id string) (*Job, error) {
+	var j Job
+	if err := s.jobs.FindOne(ctx, byID(id)).Decode(&j); err != nil {
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return nil, fmt.Errorf("job %s: %w", id, ErrNotFound)
+		}
+		return nil, fmt.Errorf("get job: %w", err)
+	}
+	return &j, nil
+}
+
+// ListJobsParams selects a page of jobs.
+type ListJobsParams struct {
+	// BeforeID continues a listing after the job with this id (jobs are
+	// listed newest first).
+	BeforeID string
+	// Limit is the page size.
+	Limit int
+	// States keeps only jobs in one of these states; empty keeps all.
+	States []JobState
+}
+
+// ListJobs returns up to Limit jobs, newest first, and whether more follow.
+// It scans the jobs collection (listing is not a hot path; see the benchmark).
+func (s *Store) ListJobs(ctx context.Context, p ListJobsParams) (jobs []*Job, more bool, err error) {
+	filter := bson.D{}
+	if p.BeforeID != "" {
+		filter = bson.D{{Key: "_id", Value: bson.D{{Key: "$lt", Value: p.BeforeID}}}}
+	}
+	opts := options.Find().SetSort(bson.D{{Key: "_id", Value: -1}})
+	if len(p.States) == 0 {
+		opts.SetLimit(int64(p.Limit + 1))
+	} else {
+		opts.SetBatchSize(int32(max(p.Limit*4, 101)))
+	}
+	cur, err := s.jobs.Find(ctx, filter, opts)
+	if err != nil {
+		return nil, false, fmt.Errorf("list jobs: %w", err)
+	}
+	defer cur.Close(ctx)
+	for cur.Next(ctx) {
+		var j Job
+		if err := cur.Decode(&j); err != nil {
+			return nil, false, fmt.Errorf("decode job: %w", err)
+		}
+		if !stateIn(j.State(), p.States) {
+			continue
+		}
+		if len(jobs) == p.Limit {
+			return jobs, true, nil
+		}
+		jobs = append(jobs, &j)
+	}
+	if err := cur.Err(); err != nil {
+		return nil, false, fmt.Errorf("list jobs: %w", err)
+	}
+	return jobs, false, nil
+}
+
+func stateIn(s JobState, states []JobState) bool {
+	if len(states) == 0 {
+		return true
+	}
+	for _, x := range states {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// DeleteJob deletes a job, its operations, its results and its request_id
+// claim. The job document goes first, so the job disappears at once; results
+// that arrive later are dropped by ApplyResults.
+func (s *Store) DeleteJob(ctx context.Context, id string) error {
+	j, err := s.GetJob(ctx, id)
+	if err != nil {
+		return err
+	}
+	res, err := s.jobs.DeleteOne(ctx, byID(id))
+	if err != nil {
+		return fmt.Errorf("delete job: %w", err)
+	}
+	if res.DeletedCount == 0 {
+		return fmt.Errorf("job %s: %w", id, ErrNotFound)
+	}
+	for _, coll := range []*mongo.Collection{s.ops, s.results} {
+		if err := s.deleteByIndex(ctx, coll, id, j.Total); err != nil {
+			return err
+		}
+	}
+	if j.RequestID != "" {
+		if _, err := s.requests.DeleteOne(ctx, byID(j.RequestID)); err != nil {
+			return fmt.Errorf("delete request_id claim: %w", err)
+		}
+	}
+	return nil
+}
+
+// deleteByIndex deletes the documents `{job}-0` … `{job}-{n-1}` by `_id`.
+func (s *Store) deleteByIndex(ctx context.Context, coll *mongo.Collection, jobID string, n int64) error {
+	for start := int64(0); start < n; start += batchSize {
+		end := min(start+batchSize, n)
+		models := make([]mongo.WriteModel, 0, end-start)
+		for i := start; i < end; i++ {
+			models = append(models, mongo.NewDeleteOneModel().SetFilter(byID(OperationID(jobID, i))))
+		}
+		if _, err := coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false)); err != nil {
+			return fmt.Errorf("delete %s of job: %w", coll.Name(), err)
+		}
+	}
+	return nil
+}
+
+// CancelJob makes every operation of the job that is not terminal CANCELLED.
+// It is idempotent; a job that is already terminal is returned unchanged.
+func (s *Store) CancelJob(ctx context.Context, id string) (*Job, error) {
+	var j Job
+	err := s.jobs.FindOneAndUpdate(ctx, byID(id),
+		bson.D{{Key: "$set", Value: bson.D{{Key: "cancel_requested", Value: true}}}},
+		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&j)
+	if err != nil {
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return nil, fmt.Errorf("job %s: %w", id, ErrNotFound)
+		}
+		return nil, fmt.Errorf("cancel job: %w", err)
+	}
+	if j.Done() >= j.Total {
+		return &j, nil
+	}
+	now := s.now()
+	for start := int64(0); start < j.Total; start += batchSize {
+		end := min(start+batchSize, j.Total)
+		batch := make([]Result, 0, end-start)
+		for i := start; i < end; i++ {
+			batch = append(batch, Result{
+				ID:           OperationID(id, i),
+				JobID:        id,
+				State:        OpCancelled,
+				Error:        "cancelled by request",
+				CompleteTime: now,
+			})
+		}
+		if _, err := s.ApplyResults(ctx, batch); err != nil {
+			return nil, fmt.Errorf("cancel operations: %w", err)
+		}
+	}
+	return s.GetJob(ctx, id)
+}
+
+func byID(id string) bson.D { return bson.D{{Key: "_id", Value: id}} }
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// onlyDuplicates reports whether err is a bulk write error made only of
+// duplicate-key errors (documents already present).
+func onlyDuplicates(err error) bool {
+	var bwe mongo.BulkWriteException
+	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
+		return false
+	}
+	for _, we := range bwe.WriteErrors {
+		if !isDuplicateCode(we.Code) {
+			return false
+		}
+	}
+	return true
+}
+
+func isDuplicateCode(code int) bool { return code == 11000 || code == 11001 || code == 12582 }

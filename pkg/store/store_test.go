@@ -1,0 +1,399 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jobplane/jobplane/pkg/embedded"
+	"github.com/jobplane/jobplane/pkg/store"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+var (
+	mongoURI string
+	dbSeq    atomic.Int64
+)
+
+func TestMain(m *testing.M) {
+	ctx := context.Background()
+	stack, err := embedded.Start(ctx, embedded.Config{KafkaPorts: []int{0}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start embedded stack:", err)
+		os.Exit(1)
+	}
+	mongoURI = stack.MongoURI()
+	code := m.Run()
+	stack.Close()
+	os.Exit(code)
+}
+
+type bundle struct {
+	client *mongo.Client
+	db     *mongo.Database
+}
+
+// setup returns a store on a database of its own.
+func setup(t *testing.T) (*store.Store, *bundle) {
+	t.Helper()
+	ctx := t.Context()
+	name := fmt.Sprintf("store_test_%d", dbSeq.Add(1))
+	s, err := store.Open(ctx, store.Config{URI: mongoURI, Database: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := mongo.Connect(options.Client().ApplyURI(mongoURI))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		_ = client.Database(name).Drop(ctx)
+		_ = client.Disconnect(ctx)
+		_ = s.Close(ctx)
+	})
+	return s, &bundle{client: client, db: client.Database(name)}
+}
+
+func newJob(reqs ...string) store.NewJob {
+	n := store.NewJob{}
+	for _, r := range reqs {
+		n.Operations = append(n.Operations, store.OpInput{Type: "expr", Request: r})
+	}
+	return n
+}
+
+func result(opID string, state store.OpState, value string) store.Result {
+	jobID, _, _ := store.ParseOperationID(opID)
+	return store.Result{ID: opID, JobID: jobID, State: state, Result: value, CompleteTime: time.Now().UTC()}
+}
+
+func TestCreateAndGet(t *testing.T) {
+	t.Parallel()
+	s, b := setup(t)
+	ctx := t.Context()
+	j, ops, created, err := s.CreateJob(ctx, newJob("69", "1 + 2"))
+	if err != nil || !created {
+		t.Fatalf("create: %v created=%v", err, created)
+	}
+	if len(ops) != 2 || ops[1].ID != store.OperationID(j.ID, 1) {
+		t.Fatalf("ops = %+v", ops)
+	}
+	got, err := s.GetJob(ctx, j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Total != 2 || got.State() != store.JobPending || got.Pending() != 2 {
+		t.Fatalf("job = %+v state %s", got, got.State())
+	}
+	n, err := b.db.Collection("operations").CountDocuments(ctx, bson.D{})
+	if err != nil || n != 2 {
+		t.Fatalf("operations stored = %d, %v", n, err)
+	}
+	if _, err := s.GetJob(ctx, store.NewJobID()); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing job: %v", err)
+	}
+}
+
+func TestCreateIdempotentByRequestID(t *testing.T) {
+	t.Parallel()
+	s, b := setup(t)
+	ctx := t.Context()
+	n := newJob("1", "2")
+	n.RequestID = "req-1"
+	first, _, created, err := s.CreateJob(ctx, n)
+	if err != nil || !created {
+		t.Fatalf("first: %v %v", err, created)
+	}
+	again, ops, created, err := s.CreateJob(ctx, n)
+	if err != nil || created || again.ID != first.ID || ops != nil {
+		t.Fatalf("repeat: %v created=%v id=%s want %s", err, created, again.ID, first.ID)
+	}
+	other := newJob("1", "3")
+	other.RequestID = "req-1"
+	if _, _, _, err := s.CreateJob(ctx, other); !errors.Is(err, store.ErrRequestIDConflict) {
+		t.Fatalf("different content: %v", err)
+	}
+	jobs, _ := b.db.Collection("jobs").CountDocuments(ctx, bson.D{})
+	if jobs != 1 {
+		t.Fatalf("jobs stored = %d, want 1", jobs)
+	}
+
+	// A first attempt that died after claiming the request_id (before its
+	// job document) is completed by the retry under the same job id.
+	if _, err := b.db.Collection("requests").InsertOne(ctx, bson.D{
+		{Key: "_id", Value: "req-2"}, {Key: "job_id", Value: "0190f8a2-0000-7000-8000-000000000001"},
+		{Key: "fingerprint", Value: "will-not-match"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	n2 := newJob("5")
+	n2.RequestID = "req-2"
+	if _, _, _, err := s.CreateJob(ctx, n2); !errors.Is(err, store.ErrRequestIDConflict) {
+		t.Fatalf("stale claim with other content: %v", err)
+	}
+}
+
+func TestCreateAdoptsInterruptedRequest(t *testing.T) {
+	t.Parallel()
+	s, b := setup(t)
+	ctx := t.Context()
+	n := newJob("7")
+	n.RequestID = "req-adopt"
+	// Make a claim exactly as CreateJob does, then "crash".
+	j, _, _, err := s.CreateJob(ctx, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.db.Collection("jobs").DeleteOne(ctx, bson.D{{Key: "_id", Value: j.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	again, _, created, err := s.CreateJob(ctx, n)
+	if err != nil || !created || again.ID != j.ID {
+		t.Fatalf("retry: %v created=%v id=%s want %s", err, created, again.ID, j.ID)
+	}
+}
+
+func TestApplyResultsIdempotent(t *testing.T) {
+	t.Parallel()
+	s, b := setup(t)
+	ctx := t.Context()
+	j, ops, _, err := s.CreateJob(ctx, newJob("1", "2", "x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.ApplyResults(ctx, []store.Result{
+		result(ops[0].ID, store.OpSucceeded, "1"),
+		result(ops[0].ID, store.OpSucceeded, "1"), // duplicate in one batch
+		result(ops[2].ID, store.OpFailed, ""),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Applied != 2 {
+		t.Fatalf("applied = %d, want 2", st.Applied)
+	}
+	// Redelivery of the same results, and a different late outcome.
+	st, err = s.ApplyResults(ctx, []store.Result{
+		result(ops[0].ID, store.OpFailed, ""),
+		result(ops[2].ID, store.OpFailed, ""),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Applied != 0 || st.Duplicates != 2 {
+		t.Fatalf("redelivery stats = %+v", st)
+	}
+	got, _ := s.GetJob(ctx, j.ID)
+	if got.Succeeded != 1 || got.Failed != 1 || got.State() != store.JobRunning {
+		t.Fatalf("job = %+v", got)
+	}
+	v, err := s.GetOperation(ctx, j.ID, ops[0].ID)
+	if err != nil || v.State != store.OpSucceeded || v.Result != "1" {
+		t.Fatalf("op0 = %+v %v", v, err)
+	}
+
+	// A crash after the insert and before the $inc leaves an uncounted
+	// result; the next delivery counts the stored outcome once.
+	if _, err := b.db.Collection("results").InsertOne(ctx, store.Result{
+		ID: ops[1].ID, JobID: j.ID, State: store.OpSucceeded, Result: "2", CompleteTime: time.Now(),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st, err = s.ApplyResults(ctx, []store.Result{result(ops[1].ID, store.OpFailed, "")})
+	if err != nil || st.Applied != 1 {
+		t.Fatalf("repair: %+v %v", st, err)
+	}
+	if len(st.Completed) != 1 || st.Completed[0].ID != j.ID {
+		t.Fatalf("completed = %+v", st.Completed)
+	}
+	st, err = s.ApplyResults(ctx, []store.Result{result(ops[1].ID, store.OpSucceeded, "2")})
+	if err != nil || st.Applied != 0 {
+		t.Fatalf("after repair: %+v %v", st, err)
+	}
+	got, _ = s.GetJob(ctx, j.ID)
+	if got.Succeeded != 2 || got.Failed != 1 || got.State() != store.JobFailed || got.CompleteTime == nil {
+		t.Fatalf("final job = %+v state %s", got, got.State())
+	}
+}
+
+func TestCancel(t *testing.T) {
+	t.Parallel()
+	s, _ := setup(t)
+	ctx := t.Context()
+	j, ops, _, _ := s.CreateJob(ctx, newJob("1", "2", "3"))
+	if _, err := s.ApplyResults(ctx, []store.Result{result(ops[0].ID, store.OpSucceeded, "1")}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.CancelJob(ctx, j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State() != store.JobCancelled || got.Succeeded != 1 || got.Cancelled != 2 {
+		t.Fatalf("cancelled job = %+v", got)
+	}
+	// A late result is dropped; cancelling again changes nothing.
+	st, err := s.ApplyResults(ctx, []store.Result{result(ops[1].ID, store.OpSucceeded, "2")})
+	if err != nil || st.Applied != 0 {
+		t.Fatalf("late result: %+v %v", st, err)
+	}
+	again, err := s.CancelJob(ctx, j.ID)
+	if err != nil || again.Cancelled != 2 || again.Succeeded != 1 {
+		t.Fatalf("second cancel: %+v %v", again, err)
+	}
+	v, _ := s.GetOperation(ctx, j.ID, ops[1].ID)
+	if v.State != store.OpCancelled {
+		t.Fatalf("op1 state = %s", v.State)
+	}
+	if _, err := s.CancelJob(ctx, store.NewJobID()); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("cancel missing: %v", err)
+	}
+}
+
+func TestDelete(t *testing.T) {
+	t.Parallel()
+	s, b := setup(t)
+	ctx := t.Context()
+	n := newJob("1", "2")
+	n.RequestID = "del"
+	j, ops, _, _ := s.CreateJob(ctx, n)
+	if _, err := s.ApplyResults(ctx, []store.Result{result(ops[0].ID, store.OpSucceeded, "1")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteJob(ctx, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetJob(ctx, j.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("get deleted: %v", err)
+	}
+	if err := s.DeleteJob(ctx, j.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("delete twice: %v", err)
+	}
+	st, err := s.ApplyResults(ctx, []store.Result{result(ops[1].ID, store.OpSucceeded, "2")})
+	if err != nil || st.Orphans != 1 {
+		t.Fatalf("late result for deleted job: %+v %v", st, err)
+	}
+	for _, coll := range []string{"jobs", "operations", "results", "requests"} {
+		if n, _ := b.db.Collection(coll).CountDocuments(ctx, bson.D{}); n != 0 {
+			t.Errorf("%s left: %d", coll, n)
+		}
+	}
+	// The request_id can be used again.
+	if _, _, created, err := s.CreateJob(ctx, n); err != nil || !created {
+		t.Fatalf("reuse request_id: %v %v", err, created)
+	}
+}
+
+func TestListJobsPagesEveryJobOnce(t *testing.T) {
+	t.Parallel()
+	s, _ := setup(t)
+	ctx := t.Context()
+	want := map[string]bool{}
+	for i := range 250 {
+		j, ops, _, err := s.CreateJob(ctx, newJob(fmt.Sprint(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[j.ID] = true
+		if i%5 == 0 {
+			if _, err := s.ApplyResults(ctx, []store.Result{result(ops[0].ID, store.OpSucceeded, "x")}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	seen := map[string]bool{}
+	before, pages := "", 0
+	for {
+		jobs, more, err := s.ListJobs(ctx, store.ListJobsParams{BeforeID: before, Limit: 30})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		for _, j := range jobs {
+			if seen[j.ID] {
+				t.Fatalf("job %s listed twice", j.ID)
+			}
+			seen[j.ID] = true
+			if before != "" && j.ID >= before {
+				t.Fatalf("not newest first")
+			}
+			before = j.ID
+		}
+		if !more {
+			break
+		}
+	}
+	if len(seen) != len(want) || pages != 9 {
+		t.Fatalf("listed %d jobs in %d pages, want 250 in 9", len(seen), pages)
+	}
+	done, more, err := s.ListJobs(ctx, store.ListJobsParams{Limit: 100, States: []store.JobState{store.JobSucceeded}})
+	if err != nil || more || len(done) != 50 {
+		t.Fatalf("succeeded filter: %d more=%v %v", len(done), more, err)
+	}
+}
+
+func TestListOperations(t *testing.T) {
+	t.Parallel()
+	s, _ := setup(t)
+	ctx := t.Context()
+	reqs := make([]string, 45)
+	for i := range reqs {
+		reqs[i] = fmt.Sprint(i)
+	}
+	j, ops, _, _ := s.CreateJob(ctx, newJob(reqs...))
+	if _, err := s.ApplyResults(ctx, []store.Result{result(ops[44].ID, store.OpFailed, "")}); err != nil {
+		t.Fatal(err)
+	}
+	page, next, err := s.ListOperations(ctx, store.ListOperationsParams{JobID: j.ID, Limit: 30})
+	if err != nil || len(page) != 30 || next != 30 || page[29].Index != 29 {
+		t.Fatalf("page 1: %d next=%d %v", len(page), next, err)
+	}
+	page, next, err = s.ListOperations(ctx, store.ListOperationsParams{JobID: j.ID, Start: next, Limit: 30})
+	if err != nil || len(page) != 15 || next != -1 || page[14].State != store.OpFailed {
+		t.Fatalf("page 2: %d next=%d %v", len(page), next, err)
+	}
+	failed, _, err := s.ListOperations(ctx, store.ListOperationsParams{JobID: j.ID, Start: 0, Limit: 10, States: []store.OpState{store.OpFailed}})
+	if err != nil || len(failed) != 1 || failed[0].Index != 44 {
+		t.Fatalf("failed filter: %+v %v", failed, err)
+	}
+	other, _, _, _ := s.CreateJob(ctx, newJob("1"))
+	if _, err := s.GetOperation(ctx, other.ID, ops[0].ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("operation of another job: %v", err)
+	}
+	if _, err := s.GetOperation(ctx, j.ID, store.OperationID(j.ID, 45)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("index out of range: %v", err)
+	}
+}
+
+func TestParseOperationID(t *testing.T) {
+	t.Parallel()
+	job := "0190f8a2-1234-7abc-8def-0123456789ab"
+	tests := []struct {
+		in    string
+		index int64
+		ok    bool
+	}{
+		{job + "-0", 0, true},
+		{job + "-12345", 12345, true},
+		{job + "-", 0, false},
+		{job + "-01", 0, false},
+		{job + "--1", 0, false},
+		{job + "-1x", 0, false},
+		{job + "-1234567890", 0, false},
+		{"nope", 0, false},
+		{strings.Repeat("z", 36) + "-1", 0, false},
+	}
+	for _, tt := range tests {
+		gotJob, idx, err := store.ParseOperationID(tt.in)
+		if (err == nil) != tt.ok || (tt.ok && (idx != tt.index || gotJob != job)) {
+			t.Errorf("ParseOperationID(%q) = %q, %d, %v", tt.in, gotJob, idx, err)
+		}
+	}
+}
