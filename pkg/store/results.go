@@ -20,26 +20,31 @@ type ApplyStats struct {
 	Duplicates int
 	// Orphans were dropped because their job no longer exists.
 	Orphans int
+	// ByState counts the applied results by state.
+	ByState map[OpState]int
 	// Completed lists the jobs that reached a terminal state in this batch.
 	Completed []*Job
 	// Jobs are the jobs touched by the batch, after the update.
 	Jobs map[string]*Job
 }
 
-// ApplyResults records terminal outcomes, idempotently:
+// ApplyResults records the terminal outcomes of one batch of one
+// response-topic partition, in offset order (Partition and Offset set on
+// every result), idempotently and without transactions:
 //
-//  1. InsertMany (unordered) into `results`, `_id` = operation id, with
-//     counted=false. The first outcome of an operation wins; duplicates fail
-//     with a duplicate-key error and change nothing.
-//  2. Per job, one findAndModify by `_id` adds the new outcomes to the
-//     job's counters ($inc). A job that is gone (deleted) has its new result
-//     documents removed.
-//  3. The counted results are marked counted=true (BulkWrite by `_id`).
+//  1. InsertMany (unordered) into `results`, `_id` = operation id, each
+//     document recording the partition and offset of its message. The first
+//     outcome of an operation wins; later ones fail with a duplicate key.
+//  2. Every result inserted now is counted. A duplicate is counted only if
+//     the job's counters do not include its message yet (its offset is past
+//     the job's applied_offset) and the stored outcome was inserted by this
+//     very message (a replay after a crash between steps 1 and 3), or is a
+//     cancellation claim not yet counted (adopted by this message).
+//  3. Per job, one update by `_id` adds the counts ($inc) and moves
+//     applied_offset to the batch's last message of the job, atomically.
 //
-// If the process dies between 1 and 3, the batch is redelivered (its Kafka
-// offset was not committed): the inserts are duplicates, but their result
-// documents still say counted=false, so step 2 counts them then. Only the
-// stored outcome is counted, never the redelivered one.
+// All results of a job are in one partition, so each job has a single
+// writer: see Job. A job that is gone (deleted) has its new results removed.
 func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, error) {
 	var st ApplyStats
 	if len(batch) == 0 {
@@ -48,7 +53,6 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 	batch = dedupe(batch)
 	docs := make([]any, len(batch))
 	for i := range batch {
-		batch[i].Counted = false
 		docs[i] = &batch[i]
 	}
 	dup := make([]bool, len(batch))
@@ -66,54 +70,38 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 		}
 	}
 
-	// Outcomes to count: the ones inserted now, plus stored ones that a
-	// crash left uncounted.
-	toCount := make([]*Result, 0, len(batch))
-	var dupIDs []string
-	for i := range batch {
-		if dup[i] {
-			dupIDs = append(dupIDs, batch[i].ID)
-			continue
-		}
-		toCount = append(toCount, &batch[i])
-	}
-	if len(dupIDs) > 0 {
-		stored, err := s.findResults(ctx, dupIDs)
-		if err != nil {
-			return st, err
-		}
-		for _, r := range stored {
-			if r != nil && !r.Counted {
-				toCount = append(toCount, r)
-			}
-		}
-		st.Duplicates = len(dupIDs) - countUncounted(stored)
-	}
-
-	type delta struct{ succeeded, failed, cancelled int64 }
-	deltas := map[string]*delta{}
+	deltas := map[string]*jobDelta{}
 	var order []string
-	for _, r := range toCount {
+	for i := range batch {
+		r := &batch[i]
 		d := deltas[r.JobID]
 		if d == nil {
-			d = &delta{}
+			d = &jobDelta{partition: r.Partition, lastOffset: -1}
 			deltas[r.JobID] = d
 			order = append(order, r.JobID)
 		}
-		switch r.State {
-		case OpSucceeded:
-			d.succeeded++
-		case OpFailed:
-			d.failed++
-		case OpCancelled:
-			d.cancelled++
+		d.lastOffset = max(d.lastOffset, r.Offset)
+		if dup[i] {
+			d.dups = append(d.dups, i)
+			continue
 		}
+		d.inserted = append(d.inserted, r.ID)
+		d.add(r.State)
 	}
+
 	st.Jobs = make(map[string]*Job, len(order))
-	gone := map[string]bool{}
 	now := s.now()
 	for _, jobID := range order {
 		d := deltas[jobID]
+		if len(d.dups) > 0 {
+			if err := s.countReplays(ctx, jobID, batch, d.dups, func(state OpState) { d.add(state) }, &st); err != nil {
+				return st, err
+			}
+		}
+		counted := d.succeeded + d.failed + d.cancelled
+		if counted == 0 {
+			continue
+		}
 		var j Job
 		err := s.jobs.FindOneAndUpdate(ctx, byID(jobID), bson.D{
 			{Key: "$inc", Value: bson.D{
@@ -121,42 +109,108 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 				{Key: "failed", Value: d.failed},
 				{Key: "cancelled", Value: d.cancelled},
 			}},
-			{Key: "$set", Value: bson.D{{Key: "update_time", Value: now}}},
+			{Key: "$set", Value: bson.D{
+				{Key: "update_time", Value: now},
+				{Key: "applied_partition", Value: d.partition},
+				{Key: "applied_offset", Value: d.lastOffset},
+			}},
 		}, options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&j)
 		if errors.Is(err, mongo.ErrNoDocuments) {
-			gone[jobID] = true
+			// Deleted job: drop the outcomes inserted now.
+			st.Orphans += len(d.inserted)
+			if len(d.inserted) > 0 {
+				if _, err := s.results.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: d.inserted}}}}); err != nil {
+					return st, fmt.Errorf("drop results of deleted job: %w", err)
+				}
+			}
 			continue
 		}
 		if err != nil {
 			return st, fmt.Errorf("update job counters: %w", err)
 		}
-		if j.Done() >= j.Total && j.CompleteTime == nil {
-			if _, err := s.jobs.UpdateOne(ctx, byID(jobID), bson.D{{Key: "$set", Value: bson.D{{Key: "complete_time", Value: now}}}}); err != nil {
-				return st, fmt.Errorf("set job complete time: %w", err)
-			}
-			j.CompleteTime = &now
+		st.Applied += int(counted)
+		if st.ByState == nil {
+			st.ByState = map[OpState]int{}
+		}
+		st.ByState[OpSucceeded] += int(d.succeeded)
+		st.ByState[OpFailed] += int(d.failed)
+		st.ByState[OpCancelled] += int(d.cancelled)
+		if j.Done() >= j.Total && j.Done()-counted < j.Total {
 			st.Completed = append(st.Completed, &j)
 		}
 		st.Jobs[jobID] = &j
 	}
+	return st, nil
+}
 
-	models := make([]mongo.WriteModel, 0, len(toCount))
-	for _, r := range toCount {
-		if gone[r.JobID] {
-			models = append(models, mongo.NewDeleteOneModel().SetFilter(byID(r.ID)))
-			st.Orphans++
+// jobDelta accumulates a batch's effect on one job.
+type jobDelta struct {
+	succeeded, failed, cancelled int64
+	partition                    int
+	lastOffset                   int64
+	inserted                     []string
+	dups                         []int
+}
+
+func (d *jobDelta) add(state OpState) {
+	switch state {
+	case OpSucceeded:
+		d.succeeded++
+	case OpFailed:
+		d.failed++
+	case OpCancelled:
+		d.cancelled++
+	}
+}
+
+// countReplays decides which duplicates of a job still need counting (see
+// ApplyResults) and calls count with their stored state.
+func (s *Store) countReplays(ctx context.Context, jobID string, batch []Result, dups []int, count func(OpState), st *ApplyStats) error {
+	var j Job
+	if err := s.jobs.FindOne(ctx, byID(jobID)).Decode(&j); err != nil {
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			st.Orphans += len(dups)
+			return nil
+		}
+		return fmt.Errorf("get job: %w", err)
+	}
+	var ids []string
+	var idx []int
+	for _, i := range dups {
+		r := &batch[i]
+		if r.Partition == j.AppliedPartition && r.Offset <= j.AppliedOffset {
+			st.Duplicates++ // its message is already counted
 			continue
 		}
-		models = append(models, mongo.NewUpdateOneModel().SetFilter(byID(r.ID)).
-			SetUpdate(bson.D{{Key: "$set", Value: bson.D{{Key: "counted", Value: true}}}}))
-		st.Applied++
+		ids = append(ids, r.ID)
+		idx = append(idx, i)
 	}
-	if len(models) > 0 {
-		if _, err := s.results.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false)); err != nil {
-			return st, fmt.Errorf("mark results counted: %w", err)
+	stored, err := s.findResults(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for k, sr := range stored {
+		r := &batch[idx[k]]
+		switch {
+		case sr == nil:
+			st.Duplicates++ // deleted meanwhile
+		case sr.Partition == r.Partition && sr.Offset == r.Offset:
+			count(sr.State) // inserted by this message, not counted yet
+		case sr.Offset == -1:
+			// A cancellation claim: the first message to see it counts it,
+			// and records itself as its inserter so that a replay of this
+			// message counts it again only if the counters missed it.
+			if _, err := s.results.UpdateOne(ctx, byID(sr.ID), bson.D{{Key: "$set", Value: bson.D{
+				{Key: "partition", Value: r.Partition}, {Key: "offset", Value: r.Offset},
+			}}}); err != nil {
+				return fmt.Errorf("adopt cancellation: %w", err)
+			}
+			count(sr.State)
+		default:
+			st.Duplicates++
 		}
 	}
-	return st, nil
+	return nil
 }
 
 // dedupe keeps the first result per operation id within a batch.
@@ -173,15 +227,6 @@ func dedupe(batch []Result) []Result {
 	return out
 }
 
-func countUncounted(rs []*Result) int {
-	n := 0
-	for _, r := range rs {
-		if r != nil && !r.Counted {
-			n++
-		}
-	}
-	return n
-}
 
 // lookupConcurrency bounds parallel `_id` lookups of one request.
 const lookupConcurrency = 8

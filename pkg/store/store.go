@@ -11,6 +11,8 @@
 //   - results     `_id` = operation id: one insert per terminal outcome; the
 //     unique `_id` makes the first outcome win (idempotent, no transactions)
 //   - requests    `_id` = request_id: idempotency keys of CreateJob
+//   - outbox      `_id` = job id: jobs whose operations may not all be in
+//     Kafka yet; deleted once they are, scanned by the relay
 //
 // No secondary indexes are needed. Listing jobs scans and sorts by `_id`.
 package store
@@ -51,6 +53,7 @@ type Store struct {
 	ops      *mongo.Collection
 	results  *mongo.Collection
 	requests *mongo.Collection
+	outbox   *mongo.Collection
 	now      func() time.Time
 }
 
@@ -96,6 +99,7 @@ func New(client *mongo.Client, database string) *Store {
 		ops:      db.Collection("operations"),
 		results:  db.Collection("results"),
 		requests: db.Collection("requests"),
+		outbox:   db.Collection("outbox"),
 		now:      func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) },
 	}
 }
@@ -201,6 +205,9 @@ func (s *Store) CreateJob(ctx context.Context, n NewJob) (job *Job, ops []Operat
 		}
 	}
 
+	if _, err := s.outbox.InsertOne(ctx, outboxDoc{ID: jobID, CreateTime: now}); err != nil && !mongo.IsDuplicateKeyError(err) {
+		return nil, nil, false, fmt.Errorf("insert outbox entry: %w", err)
+	}
 	job = &Job{
 		ID:           jobID,
 		RequestID:    n.RequestID,
@@ -208,6 +215,9 @@ func (s *Store) CreateJob(ctx context.Context, n NewJob) (job *Job, ops []Operat
 		Total:        int64(len(n.Operations)),
 		CreateTime:   now,
 		UpdateTime:   now,
+		// Nothing applied yet.
+		AppliedPartition: -1,
+		AppliedOffset:    -1,
 	}
 	if _, err := s.jobs.InsertOne(ctx, job); err != nil {
 		if !mongo.IsDuplicateKeyError(err) {
@@ -222,11 +232,16 @@ func (s *Store) CreateJob(ctx context.Context, n NewJob) (job *Job, ops []Operat
 	return job, ops, true, nil
 }
 
-// MarkPublished records that every operation of the job was written to Kafka.
+type outboxDoc struct {
+	ID         string    `bson:"_id"`
+	CreateTime time.Time `bson:"create_time"`
+}
+
+// MarkPublished records that every operation of the job was written to
+// Kafka, by deleting its outbox entry.
 func (s *Store) MarkPublished(ctx context.Context, jobID string) error {
-	_, err := s.jobs.UpdateOne(ctx, byID(jobID), bson.D{{Key: "$set", Value: bson.D{{Key: "published", Value: true}}}})
-	if err != nil {
-		return fmt.Errorf("mark job published: %w", err)
+	if _, err := s.outbox.DeleteOne(ctx, byID(jobID)); err != nil {
+		return fmt.Errorf("delete outbox entry: %w", err)
 	}
 	return nil
 }
@@ -318,10 +333,15 @@ func (s *Store) DeleteJob(ctx context.Context, id string) error {
 	if res.DeletedCount == 0 {
 		return fmt.Errorf("job %s: %w", id, ErrNotFound)
 	}
+	// One filtered DeleteMany per collection: a scan on FerretDB, but far
+	// cheaper there than one delete per `_id` (about 1 ms each).
 	for _, coll := range []*mongo.Collection{s.ops, s.results} {
-		if err := s.deleteByIndex(ctx, coll, id, j.Total); err != nil {
-			return err
+		if _, err := coll.DeleteMany(ctx, bson.D{{Key: "job_id", Value: id}}); err != nil {
+			return fmt.Errorf("delete %s of job: %w", coll.Name(), err)
 		}
+	}
+	if _, err := s.outbox.DeleteOne(ctx, byID(id)); err != nil {
+		return fmt.Errorf("delete outbox entry: %w", err)
 	}
 	if j.RequestID != "" {
 		if _, err := s.requests.DeleteOne(ctx, byID(j.RequestID)); err != nil {
@@ -331,55 +351,59 @@ func (s *Store) DeleteJob(ctx context.Context, id string) error {
 	return nil
 }
 
-// deleteByIndex deletes the documents `{job}-0` … `{job}-{n-1}` by `_id`.
-func (s *Store) deleteByIndex(ctx context.Context, coll *mongo.Collection, jobID string, n int64) error {
-	for start := int64(0); start < n; start += batchSize {
-		end := min(start+batchSize, n)
-		models := make([]mongo.WriteModel, 0, end-start)
-		for i := start; i < end; i++ {
-			models = append(models, mongo.NewDeleteOneModel().SetFilter(byID(OperationID(jobID, i))))
-		}
-		if _, err := coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false)); err != nil {
-			return fmt.Errorf("delete %s of job: %w", coll.Name(), err)
-		}
-	}
-	return nil
-}
-
-// CancelJob makes every operation of the job that is not terminal CANCELLED.
-// It is idempotent; a job that is already terminal is returned unchanged.
-func (s *Store) CancelJob(ctx context.Context, id string) (*Job, error) {
-	var j Job
-	err := s.jobs.FindOneAndUpdate(ctx, byID(id),
-		bson.D{{Key: "$set", Value: bson.D{{Key: "cancel_requested", Value: true}}}},
-		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&j)
+// ClaimCancelled makes every operation of the job that has no outcome yet
+// CANCELLED, by inserting its CANCELLED result (the unique `_id` makes this
+// race-free against results being applied). It returns the ids of the
+// operations it cancelled. The claims are not counted here: the caller sends
+// them through the response topic to the single writer of the job's counters
+// (see Job), which counts them as uncounted duplicates.
+func (s *Store) ClaimCancelled(ctx context.Context, id string) (job *Job, cancelled []string, err error) {
+	j, err := s.GetJob(ctx, id)
 	if err != nil {
-		if errors.Is(err, mongo.ErrNoDocuments) {
-			return nil, fmt.Errorf("job %s: %w", id, ErrNotFound)
-		}
-		return nil, fmt.Errorf("cancel job: %w", err)
+		return nil, nil, err
 	}
 	if j.Done() >= j.Total {
-		return &j, nil
+		return j, nil, nil
 	}
 	now := s.now()
 	for start := int64(0); start < j.Total; start += batchSize {
 		end := min(start+batchSize, j.Total)
-		batch := make([]Result, 0, end-start)
+		docs := make([]any, 0, end-start)
 		for i := start; i < end; i++ {
-			batch = append(batch, Result{
+			docs = append(docs, &Result{
 				ID:           OperationID(id, i),
 				JobID:        id,
 				State:        OpCancelled,
 				Error:        "cancelled by request",
 				CompleteTime: now,
+				Partition:    -1,
+				Offset:       -1,
 			})
 		}
-		if _, err := s.ApplyResults(ctx, batch); err != nil {
-			return nil, fmt.Errorf("cancel operations: %w", err)
+		won := make([]bool, len(docs))
+		for k := range won {
+			won[k] = true
+		}
+		_, err := s.results.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+		if err != nil {
+			var bwe mongo.BulkWriteException
+			if !errors.As(err, &bwe) || bwe.WriteConcernError != nil {
+				return nil, nil, fmt.Errorf("insert cancellations: %w", err)
+			}
+			for _, we := range bwe.WriteErrors {
+				if !isDuplicateCode(we.Code) {
+					return nil, nil, fmt.Errorf("insert cancellations: %w", err)
+				}
+				won[we.Index] = false
+			}
+		}
+		for k, ok := range won {
+			if ok {
+				cancelled = append(cancelled, docs[k].(*Result).ID)
+			}
 		}
 	}
-	return s.GetJob(ctx, id)
+	return j, cancelled, nil
 }
 
 func byID(id string) bson.D { return bson.D{{Key: "_id", Value: id}} }

@@ -70,9 +70,17 @@ func newJob(reqs ...string) store.NewJob {
 	return n
 }
 
+// offsets simulates the offsets of one response-topic partition.
+var offsets atomic.Int64
+
+// result is the next message of partition 0 carrying an outcome.
 func result(opID string, state store.OpState, value string) store.Result {
+	return resultAt(opID, state, value, offsets.Add(1))
+}
+
+func resultAt(opID string, state store.OpState, value string, offset int64) store.Result {
 	jobID, _, _ := store.ParseOperationID(opID)
-	return store.Result{ID: opID, JobID: jobID, State: state, Result: value, CompleteTime: time.Now().UTC()}
+	return store.Result{ID: opID, JobID: jobID, State: state, Result: value, CompleteTime: time.Now().UTC(), Partition: 0, Offset: offset}
 }
 
 func TestCreateAndGet(t *testing.T) {
@@ -200,26 +208,26 @@ func TestApplyResultsIdempotent(t *testing.T) {
 		t.Fatalf("op0 = %+v %v", v, err)
 	}
 
-	// A crash after the insert and before the $inc leaves an uncounted
-	// result; the next delivery counts the stored outcome once.
-	if _, err := b.db.Collection("results").InsertOne(ctx, store.Result{
-		ID: ops[1].ID, JobID: j.ID, State: store.OpSucceeded, Result: "2", CompleteTime: time.Now(),
-	}); err != nil {
+	// A crash after the insert and before the counter update: the result
+	// document exists, inserted by message 1000, which is redelivered.
+	crashed := resultAt(ops[1].ID, store.OpSucceeded, "2", offsets.Add(1000))
+	if _, err := b.db.Collection("results").InsertOne(ctx, crashed); err != nil {
 		t.Fatal(err)
 	}
-	st, err = s.ApplyResults(ctx, []store.Result{result(ops[1].ID, store.OpFailed, "")})
+	st, err = s.ApplyResults(ctx, []store.Result{crashed})
 	if err != nil || st.Applied != 1 {
-		t.Fatalf("repair: %+v %v", st, err)
+		t.Fatalf("replay after crash: %+v %v", st, err)
 	}
 	if len(st.Completed) != 1 || st.Completed[0].ID != j.ID {
 		t.Fatalf("completed = %+v", st.Completed)
 	}
-	st, err = s.ApplyResults(ctx, []store.Result{result(ops[1].ID, store.OpSucceeded, "2")})
-	if err != nil || st.Applied != 0 {
-		t.Fatalf("after repair: %+v %v", st, err)
+	// The same message delivered once more is already counted.
+	st, err = s.ApplyResults(ctx, []store.Result{crashed})
+	if err != nil || st.Applied != 0 || st.Duplicates != 1 {
+		t.Fatalf("second replay: %+v %v", st, err)
 	}
 	got, _ = s.GetJob(ctx, j.ID)
-	if got.Succeeded != 2 || got.Failed != 1 || got.State() != store.JobFailed || got.CompleteTime == nil {
+	if got.Succeeded != 2 || got.Failed != 1 || got.State() != store.JobFailed || got.CompleteTime() == nil {
 		t.Fatalf("final job = %+v state %s", got, got.State())
 	}
 }
@@ -232,27 +240,34 @@ func TestCancel(t *testing.T) {
 	if _, err := s.ApplyResults(ctx, []store.Result{result(ops[0].ID, store.OpSucceeded, "1")}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.CancelJob(ctx, j.ID)
-	if err != nil {
-		t.Fatal(err)
+	_, cancelled, err := s.ClaimCancelled(ctx, j.ID)
+	if err != nil || len(cancelled) != 2 || cancelled[0] != ops[1].ID {
+		t.Fatalf("claim: %v %v", cancelled, err)
 	}
-	if got.State() != store.JobCancelled || got.Succeeded != 1 || got.Cancelled != 2 {
-		t.Fatalf("cancelled job = %+v", got)
-	}
-	// A late result is dropped; cancelling again changes nothing.
-	st, err := s.ApplyResults(ctx, []store.Result{result(ops[1].ID, store.OpSucceeded, "2")})
-	if err != nil || st.Applied != 0 {
-		t.Fatalf("late result: %+v %v", st, err)
-	}
-	again, err := s.CancelJob(ctx, j.ID)
-	if err != nil || again.Cancelled != 2 || again.Succeeded != 1 {
-		t.Fatalf("second cancel: %+v %v", again, err)
-	}
+	// The operations are cancelled at once; the counters follow when the
+	// cancellations are applied by the job's single writer.
 	v, _ := s.GetOperation(ctx, j.ID, ops[1].ID)
 	if v.State != store.OpCancelled {
 		t.Fatalf("op1 state = %s", v.State)
 	}
-	if _, err := s.CancelJob(ctx, store.NewJobID()); !errors.Is(err, store.ErrNotFound) {
+	// A late result racing the cancellation loses.
+	st, err := s.ApplyResults(ctx, []store.Result{result(ops[1].ID, store.OpSucceeded, "2")})
+	if err != nil || st.Applied != 1 || st.ByState[store.OpCancelled] != 1 {
+		t.Fatalf("late result: %+v %v", st, err)
+	}
+	st, err = s.ApplyResults(ctx, []store.Result{result(ops[1].ID, store.OpCancelled, ""), result(ops[2].ID, store.OpCancelled, "")})
+	if err != nil || st.Applied != 1 || st.Duplicates != 1 {
+		t.Fatalf("cancellations: %+v %v", st, err)
+	}
+	got, _ := s.GetJob(ctx, j.ID)
+	if got.State() != store.JobCancelled || got.Succeeded != 1 || got.Cancelled != 2 {
+		t.Fatalf("cancelled job = %+v", got)
+	}
+	_, again, err := s.ClaimCancelled(ctx, j.ID)
+	if err != nil || len(again) != 0 {
+		t.Fatalf("second cancel: %v %v", again, err)
+	}
+	if _, _, err := s.ClaimCancelled(ctx, store.NewJobID()); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("cancel missing: %v", err)
 	}
 }
@@ -280,7 +295,7 @@ func TestDelete(t *testing.T) {
 	if err != nil || st.Orphans != 1 {
 		t.Fatalf("late result for deleted job: %+v %v", st, err)
 	}
-	for _, coll := range []string{"jobs", "operations", "results", "requests"} {
+	for _, coll := range []string{"jobs", "operations", "results", "requests", "outbox"} {
 		if n, _ := b.db.Collection(coll).CountDocuments(ctx, bson.D{}); n != 0 {
 			t.Errorf("%s left: %d", coll, n)
 		}

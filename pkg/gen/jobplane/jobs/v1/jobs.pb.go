@@ -160,8 +160,8 @@ type Job struct {
 	// When set, every operation of the job is routed to the same Kafka
 	// partition and processed in submission order.
 	PartitionKey string `protobuf:"bytes,4,opt,name=partition_key,json=partitionKey,proto3" json:"partition_key,omitempty"`
-	// Number of operations in the job.
-	TotalOperations int64 `protobuf:"varint,5,opt,name=total_operations,json=totalOperations,proto3" json:"total_operations,omitempty"`
+	// Number of operations in the job. (32-bit counts render as JSON numbers.)
+	TotalOperations int32 `protobuf:"varint,5,opt,name=total_operations,json=totalOperations,proto3" json:"total_operations,omitempty"`
 	// Operations by state; the counts add up to total_operations.
 	OperationCounts *OperationCounts       `protobuf:"bytes,6,opt,name=operation_counts,json=operationCounts,proto3" json:"operation_counts,omitempty"`
 	CreateTime      *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
@@ -230,7 +230,7 @@ func (x *Job) GetPartitionKey() string {
 	return ""
 }
 
-func (x *Job) GetTotalOperations() int64 {
+func (x *Job) GetTotalOperations() int32 {
 	if x != nil {
 		return x.TotalOperations
 	}
@@ -268,10 +268,10 @@ func (x *Job) GetCompleteTime() *timestamppb.Timestamp {
 // Counts of a job's operations by state.
 type OperationCounts struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Pending       int64                  `protobuf:"varint,1,opt,name=pending,proto3" json:"pending,omitempty"`
-	Succeeded     int64                  `protobuf:"varint,2,opt,name=succeeded,proto3" json:"succeeded,omitempty"`
-	Failed        int64                  `protobuf:"varint,3,opt,name=failed,proto3" json:"failed,omitempty"`
-	Cancelled     int64                  `protobuf:"varint,4,opt,name=cancelled,proto3" json:"cancelled,omitempty"`
+	Pending       int32                  `protobuf:"varint,1,opt,name=pending,proto3" json:"pending,omitempty"`
+	Succeeded     int32                  `protobuf:"varint,2,opt,name=succeeded,proto3" json:"succeeded,omitempty"`
+	Failed        int32                  `protobuf:"varint,3,opt,name=failed,proto3" json:"failed,omitempty"`
+	Cancelled     int32                  `protobuf:"varint,4,opt,name=cancelled,proto3" json:"cancelled,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -306,28 +306,28 @@ func (*OperationCounts) Descriptor() ([]byte, []int) {
 	return file_jobplane_jobs_v1_jobs_proto_rawDescGZIP(), []int{1}
 }
 
-func (x *OperationCounts) GetPending() int64 {
+func (x *OperationCounts) GetPending() int32 {
 	if x != nil {
 		return x.Pending
 	}
 	return 0
 }
 
-func (x *OperationCounts) GetSucceeded() int64 {
+func (x *OperationCounts) GetSucceeded() int32 {
 	if x != nil {
 		return x.Succeeded
 	}
 	return 0
 }
 
-func (x *OperationCounts) GetFailed() int64 {
+func (x *OperationCounts) GetFailed() int32 {
 	if x != nil {
 		return x.Failed
 	}
 	return 0
 }
 
-func (x *OperationCounts) GetCancelled() int64 {
+func (x *OperationCounts) GetCancelled() int32 {
 	if x != nil {
 		return x.Cancelled
 	}
@@ -341,7 +341,7 @@ type Operation struct {
 	Id    string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	JobId string `protobuf:"bytes,2,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
 	// Position of the operation in its job, from 0.
-	Index int64 `protobuf:"varint,3,opt,name=index,proto3" json:"index,omitempty"`
+	Index int32 `protobuf:"varint,3,opt,name=index,proto3" json:"index,omitempty"`
 	// Operation type; selects the handler on the server (`expr`, `encrypt`, …).
 	Type string `protobuf:"bytes,4,opt,name=type,proto3" json:"type,omitempty"`
 	// Input of the handler, for `expr` an arithmetic expression.
@@ -406,7 +406,7 @@ func (x *Operation) GetJobId() string {
 	return ""
 }
 
-func (x *Operation) GetIndex() int64 {
+func (x *Operation) GetIndex() int32 {
 	if x != nil {
 		return x.Index
 	}
@@ -601,7 +601,7 @@ type CreateJobResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Job   *Job                   `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
 	// Number of operations created for this job.
-	OperationsCreated int64 `protobuf:"varint,2,opt,name=operations_created,json=operationsCreated,proto3" json:"operations_created,omitempty"`
+	OperationsCreated int32 `protobuf:"varint,2,opt,name=operations_created,json=operationsCreated,proto3" json:"operations_created,omitempty"`
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
 }
@@ -643,7 +643,7 @@ func (x *CreateJobResponse) GetJob() *Job {
 	return nil
 }
 
-func (x *CreateJobResponse) GetOperationsCreated() int64 {
+func (x *CreateJobResponse) GetOperationsCreated() int32 {
 	if x != nil {
 		return x.OperationsCreated
 	}
@@ -1341,7 +1341,7 @@ const file_jobplane_jobs_v1_jobs_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tR\trequestId\x12#\n" +
 	"\rpartition_key\x18\x04 \x01(\tR\fpartitionKey\x12)\n" +
-	"\x10total_operations\x18\x05 \x01(\x03R\x0ftotalOperations\x12L\n" +
+	"\x10total_operations\x18\x05 \x01(\x05R\x0ftotalOperations\x12L\n" +
 	"\x10operation_counts\x18\x06 \x01(\v2!.jobplane.jobs.v1.OperationCountsR\x0foperationCounts\x12;\n" +
 	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
@@ -1349,14 +1349,14 @@ const file_jobplane_jobs_v1_jobs_proto_rawDesc = "" +
 	"updateTime\x12?\n" +
 	"\rcomplete_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\fcompleteTime\"\x7f\n" +
 	"\x0fOperationCounts\x12\x18\n" +
-	"\apending\x18\x01 \x01(\x03R\apending\x12\x1c\n" +
-	"\tsucceeded\x18\x02 \x01(\x03R\tsucceeded\x12\x16\n" +
-	"\x06failed\x18\x03 \x01(\x03R\x06failed\x12\x1c\n" +
-	"\tcancelled\x18\x04 \x01(\x03R\tcancelled\"\x97\x03\n" +
+	"\apending\x18\x01 \x01(\x05R\apending\x12\x1c\n" +
+	"\tsucceeded\x18\x02 \x01(\x05R\tsucceeded\x12\x16\n" +
+	"\x06failed\x18\x03 \x01(\x05R\x06failed\x12\x1c\n" +
+	"\tcancelled\x18\x04 \x01(\x05R\tcancelled\"\x97\x03\n" +
 	"\tOperation\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x15\n" +
 	"\x06job_id\x18\x02 \x01(\tR\x05jobId\x12\x14\n" +
-	"\x05index\x18\x03 \x01(\x03R\x05index\x12\x12\n" +
+	"\x05index\x18\x03 \x01(\x05R\x05index\x12\x12\n" +
 	"\x04type\x18\x04 \x01(\tR\x04type\x12\x18\n" +
 	"\arequest\x18\x05 \x01(\tR\arequest\x126\n" +
 	"\x05state\x18\x06 \x01(\x0e2 .jobplane.jobs.v1.OperationStateR\x05state\x12\x16\n" +
@@ -1381,7 +1381,7 @@ const file_jobplane_jobs_v1_jobs_proto_rawDesc = "" +
 	"\rpartition_key\x18\x03 \x01(\tR\fpartitionKey\"k\n" +
 	"\x11CreateJobResponse\x12'\n" +
 	"\x03job\x18\x01 \x01(\v2\x15.jobplane.jobs.v1.JobR\x03job\x12-\n" +
-	"\x12operations_created\x18\x02 \x01(\x03R\x11operationsCreated\"\x1f\n" +
+	"\x12operations_created\x18\x02 \x01(\x05R\x11operationsCreated\"\x1f\n" +
 	"\rGetJobRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"9\n" +
 	"\x0eGetJobResponse\x12'\n" +

@@ -30,6 +30,9 @@ const (
 	ResultState_RESULT_STATE_SUCCEEDED   ResultState = 1
 	// The handler rejected the input (permanent failure).
 	ResultState_RESULT_STATE_FAILED ResultState = 2
+	// Published by the client service when a job is cancelled, so that the
+	// single owner of the job's counters counts the cancellation.
+	ResultState_RESULT_STATE_CANCELLED ResultState = 3
 )
 
 // Enum value maps for ResultState.
@@ -38,11 +41,13 @@ var (
 		0: "RESULT_STATE_UNSPECIFIED",
 		1: "RESULT_STATE_SUCCEEDED",
 		2: "RESULT_STATE_FAILED",
+		3: "RESULT_STATE_CANCELLED",
 	}
 	ResultState_value = map[string]int32{
 		"RESULT_STATE_UNSPECIFIED": 0,
 		"RESULT_STATE_SUCCEEDED":   1,
 		"RESULT_STATE_FAILED":      2,
+		"RESULT_STATE_CANCELLED":   3,
 	}
 )
 
@@ -173,7 +178,11 @@ func (x *OperationRequest) GetSubmitTime() *timestamppb.Timestamp {
 }
 
 // OperationResult is the value of a message on the response topic
-// (`application.operation.response`), keyed like the request.
+// (`application.operation.response`). It is keyed by the job id, not by the
+// request's key: all results of a job then land in one partition, whose
+// consumer is the only writer of that job's counters (MongoDB-compatible
+// stores such as FerretDB do not make concurrent $inc on one document
+// atomic).
 type OperationResult struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	JobId       string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
@@ -319,11 +328,12 @@ const file_jobplane_queue_v1_queue_proto_rawDesc = "" +
 	"\n" +
 	"start_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
 	"\bend_time\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\aendTime*`\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\aendTime*|\n" +
 	"\vResultState\x12\x1c\n" +
 	"\x18RESULT_STATE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16RESULT_STATE_SUCCEEDED\x10\x01\x12\x17\n" +
-	"\x13RESULT_STATE_FAILED\x10\x02B@Z>github.com/jobplane/jobplane/pkg/gen/jobplane/queue/v1;queuev1b\x06proto3"
+	"\x13RESULT_STATE_FAILED\x10\x02\x12\x1a\n" +
+	"\x16RESULT_STATE_CANCELLED\x10\x03B@Z>github.com/jobplane/jobplane/pkg/gen/jobplane/queue/v1;queuev1b\x06proto3"
 
 var (
 	file_jobplane_queue_v1_queue_proto_rawDescOnce sync.Once

@@ -1,0 +1,49 @@
+// Command devstack runs the whole platform on one machine (`make run`):
+// embedded FerretDB and kfake, plus the client and server services as child
+// processes.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/jobplane/jobplane/pkg/devstack"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "devstack:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	exe, _ := os.Executable()
+	fs := flag.NewFlagSet("devstack", flag.ContinueOnError)
+	cfg := devstack.Config{Restart: true}
+	fs.StringVar(&cfg.DataDir, "data-dir", "./.jobplane", "where Kafka and MongoDB keep their data")
+	fs.IntVar(&cfg.Clients, "clients", 1, "client service instances")
+	fs.IntVar(&cfg.Servers, "servers", 2, "server service instances")
+	fs.StringVar(&cfg.BinDir, "bin-dir", filepath.Dir(exe), "directory holding the client and server binaries")
+	fs.IntVar(&cfg.MongoPort, "mongo-port", 27017, "FerretDB port")
+	fs.IntVar(&cfg.KafkaPort, "kafka-port", 9092, "first Kafka broker port (3 brokers)")
+	fs.IntVar(&cfg.GRPCPort, "grpc-port", 50051, "gRPC port of client 0 (client i: +i)")
+	fs.IntVar(&cfg.HTTPPort, "http-port", 8080, "REST port of client 0 (client i: +i)")
+	fs.IntVar(&cfg.AdminPort, "admin-port", 8090, "admin port of server 0 (server i: +i)")
+	fs.StringVar(&cfg.Token, "token", devstack.DefaultToken, "bearer token accepted by the services")
+	fs.BoolVar(&cfg.Restart, "restart", true, "restart a service that exits")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if cfg.Clients < 0 || cfg.Servers < 0 {
+		return fmt.Errorf("--clients and --servers must not be negative")
+	}
+	return devstack.Run(ctx, cfg)
+}

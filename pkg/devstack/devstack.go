@@ -1,0 +1,235 @@
+// Package devstack is the embedded default behind `make run`: in one process
+// it runs FerretDB (SQLite) and a 3-broker kfake cluster on fixed TCP ports,
+// then starts the client and server services as child processes, restarting
+// any that dies, and stops everything cleanly when its context ends.
+package devstack
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jobplane/jobplane/pkg/embedded"
+	"github.com/jobplane/jobplane/pkg/queue"
+)
+
+// DefaultToken is the bearer token of the embedded default.
+const DefaultToken = "local-dev-token-123"
+
+// Config configures the devstack.
+type Config struct {
+	DataDir   string
+	Clients   int
+	Servers   int
+	BinDir    string // directory with the client and server binaries
+	MongoPort int
+	KafkaPort int // first broker; brokers use KafkaPort..KafkaPort+2
+	GRPCPort  int // client i: GRPCPort+i
+	HTTPPort  int // client i: HTTPPort+i
+	AdminPort int // server i: AdminPort+i
+	Token     string
+	// Env is added to every child's environment (after the defaults, so it
+	// overrides them); the devstack's own environment comes first.
+	Env []string
+	// Restart restarts a child that exits while the stack runs.
+	Restart bool
+	Out     io.Writer
+	Logger  *slog.Logger
+}
+
+// Run runs the stack until ctx ends.
+func Run(ctx context.Context, cfg Config) error {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	out := cfg.Out
+	if out == nil {
+		out = os.Stdout
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	stack, err := embedded.Start(ctx, embedded.Config{
+		DataDir:    cfg.DataDir,
+		MongoAddr:  embedded.Addr(cfg.MongoPort),
+		KafkaPorts: []int{cfg.KafkaPort, cfg.KafkaPort + 1, cfg.KafkaPort + 2},
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		stack.Close()
+		log.Info("embedded kafka and mongodb stopped", "data_dir", cfg.DataDir)
+	}()
+	brokers := stack.KafkaBrokers()
+	// Create the topics once, before the services race to do it.
+	if err := queue.EnsureTopics(ctx, nil, brokers,
+		queue.TopicSpec{Name: queue.RequestTopic, Partitions: 60, ReplicationFactor: 3, Configs: map[string]string{"min.insync.replicas": "2"}},
+		queue.TopicSpec{Name: queue.ResponseTopic, Partitions: 60, ReplicationFactor: 3, Configs: map[string]string{"min.insync.replicas": "2"}},
+		queue.TopicSpec{Name: queue.DLQTopic, Partitions: 60, ReplicationFactor: 3, Configs: map[string]string{"min.insync.replicas": "2"}},
+	); err != nil {
+		return fmt.Errorf("create topics: %w", err)
+	}
+
+	common := []string{
+		"MONGODB_URI=" + stack.MongoURI(),
+		"KAFKA_BROKERS=" + strings.Join(brokers, ","),
+		"AUTH_TOKENS=" + cfg.Token,
+		"LOG_FORMAT=text",
+		"KAFKA_HEARTBEAT_INTERVAL=500ms",
+		"KAFKA_SESSION_TIMEOUT=6s",
+		"KAFKA_REBALANCE_TIMEOUT=6s",
+		"KAFKA_JOIN_GROUP_BACKOFF=200ms",
+		"KAFKA_FETCH_MAX_WAIT=100ms",
+		"ENCRYPT_KEY=ZGV2c3RhY2stZW5jcnlwdC1rZXktMzItYnl0ZXMhISE=",
+	}
+	var children []*child
+	for i := range cfg.Clients {
+		children = append(children, &child{
+			name: fmt.Sprintf("client-%d", i),
+			bin:  filepath.Join(cfg.BinDir, "client"),
+			env: append(append(append([]string{}, common...),
+				fmt.Sprintf("NODE_ID=client-%d", i),
+				fmt.Sprintf("GRPC_ADDR=127.0.0.1:%d", cfg.GRPCPort+i),
+				fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", cfg.HTTPPort+i)), cfg.Env...),
+			ready: fmt.Sprintf("http://127.0.0.1:%d/readyz", cfg.HTTPPort+i),
+		})
+	}
+	for i := range cfg.Servers {
+		children = append(children, &child{
+			name: fmt.Sprintf("server-%d", i),
+			bin:  filepath.Join(cfg.BinDir, "server"),
+			env: append(append(append([]string{}, common...),
+				fmt.Sprintf("NODE_ID=server-%d", i),
+				fmt.Sprintf("ADMIN_ADDR=127.0.0.1:%d", cfg.AdminPort+i)), cfg.Env...),
+			ready: fmt.Sprintf("http://127.0.0.1:%d/readyz", cfg.AdminPort+i),
+		})
+	}
+
+	var wg sync.WaitGroup
+	for _, c := range children {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.supervise(ctx, log, out, cfg.Restart)
+		}()
+	}
+	waitReady(ctx, children)
+
+	fmt.Fprintf(out, "\njobplane is running (data in %s)\n", cfg.DataDir)
+	fmt.Fprintf(out, "  mongodb   %s   (FerretDB, SQLite)\n", stack.MongoURI())
+	fmt.Fprintf(out, "  kafka     %s   (kfake)\n", strings.Join(brokers, ","))
+	for i := range cfg.Clients {
+		fmt.Fprintf(out, "  client-%d  REST http://127.0.0.1:%d   gRPC 127.0.0.1:%d\n", i, cfg.HTTPPort+i, cfg.GRPCPort+i)
+	}
+	for i := range cfg.Servers {
+		fmt.Fprintf(out, "  server-%d  admin http://127.0.0.1:%d/metrics\n", i, cfg.AdminPort+i)
+	}
+	fmt.Fprintf(out, "  token     %s\n", cfg.Token)
+	fmt.Fprintf(out, "Press Ctrl-C to stop.\n\n")
+	if len(children) > 0 {
+		fmt.Fprintf(out, "try: curl -H 'Authorization: Bearer %s' -H 'Content-Type: text/plain' --data-binary $'69\\n1 + 2 + 3 - 7 * 2\\n' http://127.0.0.1:%d/v1/jobs\n\n", cfg.Token, cfg.HTTPPort)
+	}
+
+	<-ctx.Done()
+	log.Info("stopping services")
+	wg.Wait()
+	return nil
+}
+
+type child struct {
+	name, bin, ready string
+	env              []string
+}
+
+// supervise runs the child until ctx ends, restarting it if it exits.
+func (c *child) supervise(ctx context.Context, log *slog.Logger, out io.Writer, restart bool) {
+	for {
+		err := c.run(ctx, out)
+		if ctx.Err() != nil {
+			return
+		}
+		log.Warn("service exited", "service", c.name, "err", err)
+		if !restart {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+		log.Info("restarting service", "service", c.name)
+	}
+}
+
+func (c *child) run(ctx context.Context, out io.Writer) error {
+	cmd := exec.Command(c.bin)
+	cmd.Env = append(os.Environ(), c.env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	go prefixLines(out, c.name, pr)
+	if err := cmd.Start(); err != nil {
+		pw.Close()
+		return fmt.Errorf("start %s: %w", c.bin, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait(); pw.Close() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			return errors.Join(errors.New("killed after 30s"), <-done)
+		}
+	}
+}
+
+func prefixLines(out io.Writer, name string, r io.Reader) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		fmt.Fprintf(out, "[%s] %s\n", name, sc.Text())
+	}
+	_, _ = io.Copy(io.Discard, r)
+}
+
+// waitReady polls every child's readiness endpoint (at most a minute).
+func waitReady(ctx context.Context, children []*child) {
+	deadline := time.Now().Add(time.Minute)
+	hc := &http.Client{Timeout: time.Second}
+	for _, c := range children {
+		for time.Now().Before(deadline) {
+			resp, err := hc.Get(c.ready)
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+}
+

@@ -1,0 +1,56 @@
+package queue
+
+import (
+	"time"
+
+	"github.com/jobplane/jobplane/pkg/partition"
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/compress"
+)
+
+// WriterConfig configures the shared producer.
+type WriterConfig struct {
+	Brokers []string
+	// BatchTimeout bounds how long a message waits for its batch to fill;
+	// default 2ms (kafka-go's default of 1s would make every sync write
+	// take a second).
+	BatchTimeout time.Duration
+	// BatchSize is the maximum number of messages per partition batch;
+	// default 1000.
+	BatchSize int
+	// Compression codec; default zstd.
+	Compression compress.Compression
+	// Transport carries TLS/SASL settings; nil uses kafka-go's default.
+	Transport *kafka.Transport
+}
+
+// NewWriter returns the producer every service shares: acks from all
+// in-sync replicas, the jump-hash partitioner, small batch timeout, zstd.
+// The topic is set per message.
+func NewWriter(cfg WriterConfig) *kafka.Writer {
+	w := &kafka.Writer{
+		Addr:                   kafka.TCP(cfg.Brokers...),
+		Balancer:               &partition.Balancer{},
+		RequiredAcks:           kafka.RequireAll,
+		BatchTimeout:           cmpOr(cfg.BatchTimeout, 2*time.Millisecond),
+		BatchSize:              cmpOr(cfg.BatchSize, 1000),
+		BatchBytes:             8 << 20,
+		Compression:            cmpOr(cfg.Compression, kafka.Zstd),
+		AllowAutoTopicCreation: false,
+		MaxAttempts:            5,
+		WriteBackoffMin:        10 * time.Millisecond,
+		WriteBackoffMax:        500 * time.Millisecond,
+	}
+	if cfg.Transport != nil {
+		w.Transport = cfg.Transport
+	}
+	return w
+}
+
+func cmpOr[T comparable](a, b T) T {
+	var zero T
+	if a != zero {
+		return a
+	}
+	return b
+}

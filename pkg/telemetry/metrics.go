@@ -1,0 +1,87 @@
+// Package telemetry holds the Prometheus metrics and logging set-up shared by
+// the services.
+package telemetry
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are the Prometheus metrics of a service. Labels never carry
+// unbounded values (no job or operation ids).
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	ConsumerReceived *prometheus.CounterVec // {topic}
+	ConsumerErrors   *prometheus.CounterVec // {topic}
+	ProducerSent     *prometheus.CounterVec // {topic}
+	ProducerErrors   *prometheus.CounterVec // {topic}
+
+	JobsCreated       prometheus.Counter
+	OperationsCreated prometheus.Counter
+	// OperationsFinished counts operations reaching a terminal state, by state.
+	OperationsFinished *prometheus.CounterVec // {state}
+	DuplicateResults   prometheus.Counter
+	// ProcessingSeconds is the handler time on the server, by type and outcome.
+	ProcessingSeconds *prometheus.HistogramVec // {type, outcome}
+	// ResultLatencySeconds is submit-to-applied latency, by outcome.
+	ResultLatencySeconds *prometheus.HistogramVec // {outcome}
+	DeadLetters          *prometheus.CounterVec   // {reason}
+}
+
+// NewMetrics registers the metrics of a service on a fresh registry with the
+// Go runtime and process collectors.
+func NewMetrics() *Metrics {
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := &Metrics{
+		Registry: r,
+		ConsumerReceived: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "consumer_messages_received_total", Help: "Kafka messages received by consumers.",
+		}, []string{"topic"}),
+		ConsumerErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "consumer_messages_error_total", Help: "Kafka messages that could not be processed.",
+		}, []string{"topic"}),
+		ProducerSent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "producer_messages_sent_total", Help: "Kafka messages acknowledged by the brokers.",
+		}, []string{"topic"}),
+		ProducerErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "producer_messages_error_total", Help: "Kafka messages that could not be produced.",
+		}, []string{"topic"}),
+		JobsCreated: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "jobplane_jobs_created_total", Help: "Jobs created.",
+		}),
+		OperationsCreated: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "jobplane_operations_created_total", Help: "Operations created.",
+		}),
+		OperationsFinished: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jobplane_operations_finished_total", Help: "Operations that reached a terminal state.",
+		}, []string{"state"}),
+		DuplicateResults: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "jobplane_results_duplicate_total", Help: "Results dropped because the operation already had an outcome.",
+		}),
+		ProcessingSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "jobplane_operation_processing_seconds", Help: "Handler execution time.",
+			Buckets: prometheus.ExponentialBuckets(0.00001, 4, 12),
+		}, []string{"type", "outcome"}),
+		ResultLatencySeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "jobplane_operation_latency_seconds", Help: "Time from submission to the applied result.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}, []string{"outcome"}),
+		DeadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jobplane_dead_letters_total", Help: "Messages sent to the dead-letter topic, by reason.",
+		}, []string{"reason"}),
+	}
+	r.MustRegister(m.ConsumerReceived, m.ConsumerErrors, m.ProducerSent, m.ProducerErrors,
+		m.JobsCreated, m.OperationsCreated, m.OperationsFinished, m.DuplicateResults,
+		m.ProcessingSeconds, m.ResultLatencySeconds, m.DeadLetters)
+	return m
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}

@@ -1,0 +1,197 @@
+// Package client is the client service: it accepts jobs over gRPC and REST,
+// stores them in MongoDB, publishes their operations to Kafka, and applies
+// the results that servers publish back.
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/jobplane/jobplane/pkg/auth"
+	jobsv1 "github.com/jobplane/jobplane/pkg/gen/jobplane/jobs/v1"
+	"github.com/jobplane/jobplane/pkg/queue"
+	"github.com/jobplane/jobplane/pkg/store"
+	"github.com/jobplane/jobplane/pkg/telemetry"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+)
+
+// maxGRPCMessage bounds gRPC messages in both directions.
+const maxGRPCMessage = 16 << 20
+
+// Run runs the client service until ctx ends, then shuts down in order:
+// health NOT_SERVING, stop accepting calls (graceful), stop consuming
+// results (finishing and committing the in-flight batch), close the
+// producer, disconnect MongoDB.
+func Run(ctx context.Context, cfg Config) error {
+	log := cfg.Logger
+	if log == nil {
+		var err error
+		if log, err = telemetry.NewLogger(os.Stderr, cfg.LogFormat, cfg.LogLevel); err != nil {
+			return err
+		}
+	}
+	log = log.With("service", "client-application", "node_id", cfg.NodeID)
+	metrics := telemetry.NewMetrics()
+
+	st, err := store.Open(ctx, store.Config{URI: cfg.MongoURI, Database: cfg.MongoDatabase})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := st.Close(context.WithoutCancel(ctx)); err != nil {
+			log.Warn("mongodb disconnect", "err", err)
+		}
+	}()
+
+	topicCfg := map[string]string{}
+	if cfg.ReplicationFactor >= 3 {
+		topicCfg["min.insync.replicas"] = "2"
+	}
+	if err := queue.EnsureTopics(ctx, nil, cfg.KafkaBrokers,
+		queue.TopicSpec{Name: cfg.RequestTopic, Partitions: cfg.Partitions, ReplicationFactor: cfg.ReplicationFactor, Configs: topicCfg},
+		queue.TopicSpec{Name: cfg.ResponseTopic, Partitions: cfg.Partitions, ReplicationFactor: cfg.ReplicationFactor, Configs: topicCfg},
+		queue.TopicSpec{Name: cfg.DLQTopic, Partitions: cfg.Partitions, ReplicationFactor: cfg.ReplicationFactor, Configs: topicCfg},
+	); err != nil {
+		return fmt.Errorf("kafka topics: %w", err)
+	}
+
+	writer := queue.NewWriter(queue.WriterConfig{Brokers: cfg.KafkaBrokers})
+	defer func() {
+		if err := writer.Close(); err != nil {
+			log.Warn("kafka writer close", "err", err)
+		}
+	}()
+
+	pub := &publisher{writer: writer, topic: cfg.RequestTopic, responseTopic: cfg.ResponseTopic, store: st, metrics: metrics, log: log}
+	svc := &jobService{cfg: &cfg, store: st, publisher: pub, metrics: metrics, log: log, watchInterval: 200 * time.Millisecond}
+
+	app := &applier{store: st, topic: cfg.ResponseTopic, metrics: metrics, log: log}
+	ccfg := cfg.Consumer
+	ccfg.Brokers, ccfg.GroupID, ccfg.Topic, ccfg.Logger = cfg.KafkaBrokers, cfg.ResponseGroup, cfg.ResponseTopic, log
+	ccfg.ShutdownTimeout = cfg.ShutdownTimeout
+	consumer := queue.NewConsumer(ccfg, app.handle)
+
+	// gRPC.
+	tokens := auth.NewTokens(cfg.AuthTokens)
+	protected := auth.ServicePrefix("/jobplane.")
+	grpcServer := grpc.NewServer(
+		grpc.MaxRecvMsgSize(maxGRPCMessage),
+		grpc.MaxSendMsgSize(maxGRPCMessage),
+		grpc.ChainUnaryInterceptor(errorUnaryInterceptor(log), tokens.UnaryInterceptor(protected)),
+		grpc.ChainStreamInterceptor(errorStreamInterceptor(log), tokens.StreamInterceptor(protected)),
+	)
+	jobsv1.RegisterJobServiceServer(grpcServer, svc)
+	healthSrv := health.NewServer()
+	healthpb.RegisterHealthServer(grpcServer, healthSrv)
+	reflection.Register(grpcServer)
+	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
+	if err != nil {
+		return fmt.Errorf("GRPC_ADDR %s: %w", cfg.GRPCAddr, err)
+	}
+
+	// REST gateway, dialing this very gRPC server.
+	conn, err := grpc.NewClient(loopback(grpcLis.Addr()),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxGRPCMessage), grpc.MaxCallSendMsgSize(maxGRPCMessage)))
+	if err != nil {
+		return fmt.Errorf("gateway connection: %w", err)
+	}
+	defer conn.Close()
+	gw, err := newGateway(ctx, conn, cfg.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	var ready atomic.Bool
+	httpMux := http.NewServeMux()
+	httpMux.Handle("/v1/", gw)
+	httpMux.Handle("/metrics", metrics.Handler())
+	httpMux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	httpMux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		pctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if !ready.Load() {
+			http.Error(w, "starting or stopping", http.StatusServiceUnavailable)
+			return
+		}
+		if err := st.Ping(pctx); err != nil {
+			http.Error(w, "mongodb unreachable", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	httpMux.Handle("/", gw) // unknown routes get the gateway's 404 Status body
+	httpServer := &http.Server{Handler: httpMux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	httpLis, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		grpcLis.Close()
+		return fmt.Errorf("HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+	}
+
+	if err := consumer.Start(ctx); err != nil {
+		return err
+	}
+	defer consumer.Stop()
+
+	errc := make(chan error, 2)
+	go func() { errc <- grpcServer.Serve(grpcLis) }()
+	go func() {
+		if err := httpServer.Serve(httpLis); !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+			return
+		}
+		errc <- nil
+	}()
+	healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	healthSrv.SetServingStatus(jobsv1.JobService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	ready.Store(true)
+	log.Info("client service started", "grpc_addr", grpcLis.Addr().String(), "http_addr", httpLis.Addr().String(),
+		"kafka_brokers", cfg.KafkaBrokers, "request_topic", cfg.RequestTopic, "response_topic", cfg.ResponseTopic)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+		log.Error("listener failed", "err", runErr)
+	}
+
+	log.Info("client service stopping")
+	ready.Store(false)
+	healthSrv.Shutdown() // NOT_SERVING
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := httpServer.Shutdown(shutdownCtx); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	stopped := make(chan struct{})
+	go func() { grpcServer.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-shutdownCtx.Done():
+		grpcServer.Stop()
+	}
+	consumer.Stop()
+	log.Info("client service stopped")
+	return runErr
+}
+
+// loopback turns a listener address such as [::]:50051 into one to dial.
+func loopback(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || tcp.IP.IsUnspecified() {
+		if ok {
+			return net.JoinHostPort("127.0.0.1", fmt.Sprint(tcp.Port))
+		}
+	}
+	return addr.String()
+}
+

@@ -1,0 +1,183 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	queuev1 "github.com/jobplane/jobplane/pkg/gen/jobplane/queue/v1"
+	"github.com/jobplane/jobplane/pkg/handler"
+	"github.com/jobplane/jobplane/pkg/queue"
+	"github.com/jobplane/jobplane/pkg/telemetry"
+	"github.com/segmentio/kafka-go"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// pool runs handlers for batches of operation requests.
+type pool struct {
+	cfg      *Config
+	registry *handler.Registry
+	writer   *kafka.Writer
+	metrics  *telemetry.Metrics
+	log      *slog.Logger
+	// sem bounds the handlers running at once across all partitions.
+	sem chan struct{}
+	// backoffBase is the first retry delay of a transient failure.
+	backoffBase time.Duration
+}
+
+// handle processes a batch of one partition. Messages with the same key run
+// sequentially in offset order (per-key ordering, so a job with a partition
+// key runs in submission order); different keys run concurrently, bounded by
+// CONCURRENCY. The results (and dead letters) of the whole batch are written
+// before the consumer commits its offsets.
+func (p *pool) handle(ctx context.Context, _ int, msgs []kafka.Message) error {
+	p.metrics.ConsumerReceived.WithLabelValues(p.cfg.RequestTopic).Add(float64(len(msgs)))
+	out := make([]kafka.Message, len(msgs))
+	groups := make(map[string][]int, len(msgs))
+	order := make([]string, 0, len(msgs))
+	for i := range msgs {
+		k := string(msgs[i].Key)
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], i)
+	}
+	var wg sync.WaitGroup
+	for _, k := range order {
+		idx := groups[k]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, i := range idx {
+				p.sem <- struct{}{}
+				out[i] = p.process(ctx, &msgs[i])
+				<-p.sem
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := p.writer.WriteMessages(ctx, out...); err != nil {
+		p.metrics.ProducerErrors.WithLabelValues(p.cfg.ResponseTopic).Add(float64(len(out)))
+		return fmt.Errorf("publish results: %w", err)
+	}
+	p.metrics.ProducerSent.WithLabelValues(p.cfg.ResponseTopic).Add(float64(len(out)))
+	return nil
+}
+
+// process runs one operation and returns the message to produce: its result,
+// or a dead letter for a message that cannot be decoded.
+func (p *pool) process(ctx context.Context, m *kafka.Message) kafka.Message {
+	req, err := queue.DecodeRequest(m)
+	if err != nil {
+		p.metrics.ConsumerErrors.WithLabelValues(p.cfg.RequestTopic).Inc()
+		p.metrics.DeadLetters.WithLabelValues("undecodable").Inc()
+		p.log.Error("undecodable request dead-lettered", "partition", m.Partition, "offset", m.Offset, "err", err)
+		return p.deadLetter(m, "undecodable", err)
+	}
+	start := time.Now()
+	res := &queuev1.OperationResult{
+		JobId:       req.GetJobId(),
+		OperationId: req.GetOperationId(),
+		WorkerNode:  p.cfg.NodeID,
+		Attempt:     req.GetAttempt(),
+		SubmitTime:  req.GetSubmitTime(),
+		StartTime:   timestamppb.New(start),
+	}
+	out, err := p.run(ctx, req)
+	end := time.Now()
+	res.EndTime = timestamppb.New(end)
+	outcome := "succeeded"
+	if err != nil {
+		outcome = "failed"
+		res.State = queuev1.ResultState_RESULT_STATE_FAILED
+		res.Error = err.Error()
+	} else {
+		res.State = queuev1.ResultState_RESULT_STATE_SUCCEEDED
+		res.Result = out
+	}
+	p.metrics.ProcessingSeconds.WithLabelValues(metricType(p.registry, req.GetType()), outcome).Observe(end.Sub(start).Seconds())
+	// Keyed by job id: see OperationResult in proto/jobplane/queue/v1.
+	msg, err := queue.EncodeResult(p.cfg.ResponseTopic, []byte(req.GetJobId()), res)
+	if err != nil { // cannot happen for a well-formed proto; keep the message
+		return p.deadLetter(m, "encode_result", err)
+	}
+	return msg
+}
+
+// metricType bounds the label values to registered types.
+func metricType(r *handler.Registry, typ string) string {
+	if _, ok := r.Lookup(typ); ok {
+		return typ
+	}
+	return "unknown"
+}
+
+// run executes the handler: permanent errors fail at once, transient ones
+// are retried with exponential backoff and jitter up to MaxAttempts, panics
+// are failures (never a crash).
+func (p *pool) run(ctx context.Context, req *queuev1.OperationRequest) (string, error) {
+	fn, ok := p.registry.Lookup(req.GetType())
+	if !ok {
+		return "", fmt.Errorf("unknown operation type %q", req.GetType())
+	}
+	hreq := handler.Request{
+		JobID: req.GetJobId(), OperationID: req.GetOperationId(), Type: req.GetType(),
+		Input: req.GetRequest(), Attempt: int(req.GetAttempt()),
+	}
+	backoff := p.backoffBase
+	var err error
+	for attempt := 1; attempt <= p.cfg.MaxAttempts; attempt++ {
+		var out string
+		out, err = p.call(ctx, fn, hreq)
+		if err == nil {
+			return out, nil
+		}
+		if handler.IsPermanent(err) || ctx.Err() != nil {
+			return "", err
+		}
+		if attempt == p.cfg.MaxAttempts {
+			break
+		}
+		p.log.Warn("handler failed, retrying", "operation_id", hreq.OperationID, "type", hreq.Type, "attempt", attempt, "err", err)
+		wait := backoff/2 + rand.N(backoff/2+1)
+		backoff = min(backoff*2, 10*time.Second)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	return "", fmt.Errorf("gave up after %d attempts: %w", p.cfg.MaxAttempts, err)
+}
+
+func (p *pool) call(ctx context.Context, fn handler.Func, req handler.Request) (out string, err error) {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.HandlerTimeout)
+	defer cancel()
+	defer func() {
+		if r := recover(); r != nil {
+			p.log.Error("handler panicked", "operation_id", req.OperationID, "type", req.Type, "panic", fmt.Sprint(r))
+			err = handler.Permanent(errors.New("handler panicked"))
+		}
+	}()
+	return fn(ctx, req)
+}
+
+// deadLetter wraps a message for the dead-letter topic with headers saying
+// why and where from.
+func (p *pool) deadLetter(m *kafka.Message, reason string, err error) kafka.Message {
+	headers := append([]kafka.Header{}, m.Headers...)
+	headers = append(headers,
+		kafka.Header{Key: queue.DLQReasonHeader, Value: []byte(reason)},
+		kafka.Header{Key: queue.DLQErrorHeader, Value: []byte(err.Error())},
+		kafka.Header{Key: queue.DLQSourceHeader, Value: fmt.Appendf(nil, "%s/%d/%d", m.Topic, m.Partition, m.Offset)},
+	)
+	return kafka.Message{Topic: p.cfg.DLQTopic, Key: m.Key, Value: m.Value, Headers: headers}
+}

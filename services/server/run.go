@@ -1,0 +1,114 @@
+// Package server is the server service: a pool of consumers of the request
+// topic that runs each operation's handler and publishes its result.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/jobplane/jobplane/pkg/handler"
+	"github.com/jobplane/jobplane/pkg/queue"
+	"github.com/jobplane/jobplane/pkg/telemetry"
+)
+
+// Run runs the server service until ctx ends, then shuts down in order:
+// not ready, stop fetching, finish in-flight handlers (bounded by
+// SHUTDOWN_TIMEOUT), publish their results and commit, close the reader,
+// then the writer.
+func Run(ctx context.Context, cfg Config) error {
+	log := cfg.Logger
+	if log == nil {
+		var err error
+		if log, err = telemetry.NewLogger(os.Stderr, cfg.LogFormat, cfg.LogLevel); err != nil {
+			return err
+		}
+	}
+	log = log.With("service", "server-application", "node_id", cfg.NodeID)
+	metrics := telemetry.NewMetrics()
+
+	registry := cfg.Handlers
+	if registry == nil {
+		var err error
+		if registry, err = handler.Builtins(cfg.EncryptKey); err != nil {
+			return err
+		}
+	}
+
+	topicCfg := map[string]string{}
+	if cfg.ReplicationFactor >= 3 {
+		topicCfg["min.insync.replicas"] = "2"
+	}
+	if err := queue.EnsureTopics(ctx, nil, cfg.KafkaBrokers,
+		queue.TopicSpec{Name: cfg.RequestTopic, Partitions: cfg.Partitions, ReplicationFactor: cfg.ReplicationFactor, Configs: topicCfg},
+		queue.TopicSpec{Name: cfg.ResponseTopic, Partitions: cfg.Partitions, ReplicationFactor: cfg.ReplicationFactor, Configs: topicCfg},
+		queue.TopicSpec{Name: cfg.DLQTopic, Partitions: cfg.Partitions, ReplicationFactor: cfg.ReplicationFactor, Configs: topicCfg},
+	); err != nil {
+		return fmt.Errorf("kafka topics: %w", err)
+	}
+	writer := queue.NewWriter(queue.WriterConfig{Brokers: cfg.KafkaBrokers})
+	defer func() {
+		if err := writer.Close(); err != nil {
+			log.Warn("kafka writer close", "err", err)
+		}
+	}()
+
+	p := &pool{cfg: &cfg, registry: registry, writer: writer, metrics: metrics, log: log,
+		sem: make(chan struct{}, cfg.Concurrency), backoffBase: 100 * time.Millisecond}
+	ccfg := cfg.Consumer
+	ccfg.Brokers, ccfg.GroupID, ccfg.Topic, ccfg.Logger = cfg.KafkaBrokers, cfg.RequestGroup, cfg.RequestTopic, log
+	ccfg.ShutdownTimeout = cfg.ShutdownTimeout
+	var assigned atomic.Int64
+	ccfg.OnAssign = func(parts []int) { assigned.Store(int64(len(parts))) }
+	consumer := queue.NewConsumer(ccfg, p.handle)
+
+	var ready atomic.Bool
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", metrics.Handler())
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready.Load() {
+			http.Error(w, "starting or stopping", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintf(w, "ready, %d partitions assigned\n", assigned.Load())
+	})
+	admin := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	lis, err := net.Listen("tcp", cfg.AdminAddr)
+	if err != nil {
+		return fmt.Errorf("ADMIN_ADDR %s: %w", cfg.AdminAddr, err)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if err := admin.Serve(lis); !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}()
+
+	if err := consumer.Start(ctx); err != nil {
+		return err
+	}
+	ready.Store(true)
+	log.Info("server service started", "admin_addr", lis.Addr().String(), "concurrency", cfg.Concurrency,
+		"types", registry.Types(), "request_topic", cfg.RequestTopic, "group", cfg.RequestGroup)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+		log.Error("admin listener failed", "err", runErr)
+	}
+	log.Info("server service stopping")
+	ready.Store(false)
+	consumer.Stop()
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_ = admin.Shutdown(shutdownCtx)
+	log.Info("server service stopped")
+	return runErr
+}
