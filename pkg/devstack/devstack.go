@@ -232,4 +232,3 @@ func waitReady(ctx context.Context, children []*child) {
 		}
 	}
 }
-

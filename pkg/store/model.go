@@ -57,15 +57,15 @@ func (s JobState) Terminal() bool {
 // updates (measured: 8 goroutines × 50 $inc left 56); a single writer is
 // correct there and costs nothing on MongoDB.
 type Job struct {
-	ID              string     `bson:"_id"`
-	RequestID       string     `bson:"request_id,omitempty"`
-	PartitionKey    string     `bson:"partition_key,omitempty"`
-	Total           int64      `bson:"total"`
-	Succeeded       int64      `bson:"succeeded"`
-	Failed          int64      `bson:"failed"`
-	Cancelled       int64      `bson:"cancelled"`
-	CreateTime      time.Time  `bson:"create_time"`
-	UpdateTime      time.Time  `bson:"update_time"`
+	ID           string    `bson:"_id"`
+	RequestID    string    `bson:"request_id,omitempty"`
+	PartitionKey string    `bson:"partition_key,omitempty"`
+	Total        int64     `bson:"total"`
+	Succeeded    int64     `bson:"succeeded"`
+	Failed       int64     `bson:"failed"`
+	Cancelled    int64     `bson:"cancelled"`
+	CreateTime   time.Time `bson:"create_time"`
+	UpdateTime   time.Time `bson:"update_time"`
 	// AppliedPartition and AppliedOffset locate the last response-topic
 	// message whose outcome is included in the counters; they are written
 	// in the same single-document update as the counters (see ApplyResults).

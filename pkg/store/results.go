@@ -227,7 +227,6 @@ func dedupe(batch []Result) []Result {
 	return out
 }
 
-
 // lookupConcurrency bounds parallel `_id` lookups of one request.
 const lookupConcurrency = 8
 

@@ -21,9 +21,9 @@ type publisher struct {
 	writer        *kafka.Writer
 	topic         string
 	responseTopic string
-	store   *store.Store
-	metrics *telemetry.Metrics
-	log     *slog.Logger
+	store         *store.Store
+	metrics       *telemetry.Metrics
+	log           *slog.Logger
 }
 
 // messageKey is the partition key of an operation: the job's partition key

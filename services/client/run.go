@@ -194,4 +194,3 @@ func loopback(addr net.Addr) string {
 	}
 	return addr.String()
 }
-
