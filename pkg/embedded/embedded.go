@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
@@ -36,6 +37,8 @@ type Config struct {
 	// Logger receives FerretDB logs (quiet by default).
 	Logger *slog.Logger
 }
+
+var ferretMu sync.Mutex
 
 // Stack is a running in-process Kafka cluster and MongoDB-compatible server.
 type Stack struct {
@@ -95,12 +98,16 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	}
 	addr := cmpOr(cfg.MongoAddr, "127.0.0.1:0")
+	// ferretdb.New writes a package-level variable (its version info), so
+	// concurrent stacks (parallel tests) must not construct at once.
+	ferretMu.Lock()
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: addr},
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + sqliteDir + "/",
 		Logger:    logger,
 	})
+	ferretMu.Unlock()
 	if err != nil {
 		kc.Close()
 		s.cleanup()

@@ -1,0 +1,165 @@
+# jobplane. `make help` lists the targets; `make run` runs the platform and
+# `make test` is what CI (.ci/run) runs.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+GO ?= go
+# buf and the protoc plugins are pinned in tools/buf/go.mod and tools/go.mod.
+BUF := $(GO) tool -modfile=tools/buf/go.mod buf
+
+# Extra flags for bin/devstack, e.g. make run ARGS="--servers 3".
+ARGS ?=
+TEST_TIMEOUT ?= 30m
+# How long each fuzz target runs in `make test` / `make fuzz`.
+FUZZTIME ?= 10s
+# Where `make fuzz` looks for fuzz targets (main module only).
+FUZZ_DIRS ?= pkg services cmd
+
+# Used by the api-* targets: the REST API of `make run`.
+BASE_URL ?= http://localhost:8080
+TOKEN ?= local-dev-token-123
+JOB_ID ?=
+OPERATION_ID ?=
+CURL_STREAM := curl -sS --fail-with-body -N -H "Authorization: Bearer $(TOKEN)"
+# Responses are one JSON document without a final newline: add one.
+CURL := curl -sS --fail-with-body -w '\n' -H "Authorization: Bearer $(TOKEN)"
+
+# $(call require,VAR) stops a recipe with a clear message when VAR is empty.
+require = $(if $($(1)),,$(error $(1) is required: make $@ $(1)=<value>))
+
+##@ Run
+
+.PHONY: build
+build: ## Build bin/client, bin/server and bin/devstack
+	$(GO) build -o bin/ ./cmd/client ./cmd/server ./cmd/devstack
+
+.PHONY: run
+run: build ## Build, then run the whole platform on this machine; Ctrl-C stops it (flags: ARGS="--servers 3")
+	bin/devstack $(ARGS)
+
+.PHONY: clean
+clean: ## Remove bin/ (the data of `make run` stays in .jobplane/)
+	rm -rf bin
+
+##@ Development
+
+.PHONY: generate
+generate: ## Generate pkg/gen from proto/ with buf (pinned in tools/)
+	$(BUF) generate proto
+
+.PHONY: check-generated
+check-generated: generate ## Fail if pkg/gen differs from what `make generate` produces
+	@git diff --exit-code --stat -- pkg/gen || { echo "pkg/gen is out of date: run 'make generate' and commit the result" >&2; exit 1; }
+	@untracked="$$(git status --porcelain --untracked-files=all -- pkg/gen)"; \
+	if [ -n "$$untracked" ]; then echo "$$untracked"; echo "pkg/gen has files that are not committed: run 'make generate' and commit the result" >&2; exit 1; fi
+
+.PHONY: vet
+vet: ## go vet ./...
+	$(GO) vet ./...
+
+.PHONY: lint
+lint: ## gofmt, go vet, buf lint, buf format
+	@unformatted="$$(gofmt -l .)"; \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(BUF) lint
+	$(BUF) format -d --exit-code proto
+
+.PHONY: test
+test: ## What CI runs: go vet, check-generated, go test -race, then each fuzz target for FUZZTIME (10s)
+	@$(MAKE) --no-print-directory vet
+	@$(MAKE) --no-print-directory check-generated
+	@$(MAKE) --no-print-directory test-short
+	@$(MAKE) --no-print-directory fuzz
+
+.PHONY: test-short
+test-short: ## go test -race ./... only (no vet, codegen check or fuzzing)
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+.PHONY: fuzz
+fuzz: ## Fuzz each Fuzz* target in pkg/, services/, cmd/ for FUZZTIME (10s); seeds already run in go test
+	@files="$$(grep -rl --include='*_test.go' -E '^func Fuzz' $(FUZZ_DIRS) 2>/dev/null | sort || true)"; \
+	if [ -z "$$files" ]; then echo "no fuzz targets"; exit 0; fi; \
+	for f in $$files; do \
+		pkg="./$$(dirname "$$f")"; \
+		for t in $$(grep -oE '^func Fuzz[A-Za-z0-9_]*' "$$f" | cut -d' ' -f2); do \
+			echo "$(GO) test -run '^\$$' -fuzz '^$$t\$$' -fuzztime $(FUZZTIME) $$pkg"; \
+			$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) "$$pkg"; \
+		done; \
+	done
+
+.PHONY: bench
+bench: ## Go benchmarks of pkg/ and services/ (the end-to-end load generator comes later)
+	$(GO) test -run '^$$' -bench . -benchmem ./pkg/... ./services/...
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN { FS = ":.*## " } \
+		/^##@/ { printf "\n%s\n", substr($$0, 5) } \
+		/^[a-zA-Z0-9_-]+:.*## / { printf "  %-42s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+	@echo
+
+##@ REST API (against `make run`; override BASE_URL=http://localhost:8080 and TOKEN=local-dev-token-123)
+
+.PHONY: api-create-job-with-single-operation
+api-create-job-with-single-operation: ## POST deploy/examples/operations-single.txt (text/plain) to /v1/jobs
+	$(CURL) -H 'Content-Type: text/plain' --data-binary @deploy/examples/operations-single.txt $(BASE_URL)/v1/jobs
+
+.PHONY: api-create-job-with-multiple-operations
+api-create-job-with-multiple-operations: ## POST deploy/examples/operations.txt (10 operations)
+	$(CURL) -H 'Content-Type: text/plain' --data-binary @deploy/examples/operations.txt $(BASE_URL)/v1/jobs
+
+.PHONY: api-create-job-with-error-operation
+api-create-job-with-error-operation: ## POST deploy/examples/operations-error.txt (one operation fails)
+	$(CURL) -H 'Content-Type: text/plain' --data-binary @deploy/examples/operations-error.txt $(BASE_URL)/v1/jobs
+
+.PHONY: api-get-jobs
+api-get-jobs: ## List jobs, newest first (GET /v1/jobs)
+	$(CURL) $(BASE_URL)/v1/jobs
+
+.PHONY: api-get-job
+api-get-job: ## Get a job: JOB_ID=<job_id>
+	$(call require,JOB_ID)
+	$(CURL) $(BASE_URL)/v1/jobs/$(JOB_ID)
+
+.PHONY: api-get-job-operations
+api-get-job-operations: ## List a job's operations: JOB_ID=<job_id>
+	$(call require,JOB_ID)
+	$(CURL) $(BASE_URL)/v1/jobs/$(JOB_ID)/operations
+
+.PHONY: api-get-job-operation
+api-get-job-operation: ## Get one operation: JOB_ID=<job_id> OPERATION_ID=<operation_id>
+	$(call require,JOB_ID)
+	$(call require,OPERATION_ID)
+	$(CURL) $(BASE_URL)/v1/jobs/$(JOB_ID)/operations/$(OPERATION_ID)
+
+.PHONY: api-cancel-job
+api-cancel-job: ## Cancel a job's unfinished operations: JOB_ID=<job_id>
+	$(call require,JOB_ID)
+	$(CURL) -X POST -H 'Content-Type: application/json' -d '{}' '$(BASE_URL)/v1/jobs/$(JOB_ID):cancel'
+
+.PHONY: api-delete-job
+api-delete-job: ## Delete a job and its operations: JOB_ID=<job_id>
+	$(call require,JOB_ID)
+	$(CURL) -X DELETE $(BASE_URL)/v1/jobs/$(JOB_ID)
+
+.PHONY: api-watch-job
+api-watch-job: ## Stream a job's progress until it is done (NDJSON): JOB_ID=<job_id>
+	$(call require,JOB_ID)
+	$(CURL_STREAM) '$(BASE_URL)/v1/jobs/$(JOB_ID):watch'
+
+##@ Docker (docker-compose.yml is a stub until the deployment issue lands)
+
+.PHONY: docker-start
+docker-start: ## docker compose up -d --build
+	docker compose up -d --build
+
+.PHONY: docker-logs
+docker-logs: ## docker compose logs -f
+	docker compose logs -f
+
+.PHONY: docker-stop
+docker-stop: ## docker compose down
+	docker compose down

@@ -1,0 +1,185 @@
+package queue_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jobplane/jobplane/pkg/embedded"
+	"github.com/jobplane/jobplane/pkg/queue"
+	"github.com/segmentio/kafka-go"
+)
+
+// setup starts an embedded 3-broker cluster with one topic of 6 partitions.
+func setup(t *testing.T) (brokers []string, topic string) {
+	t.Helper()
+	s, err := embedded.Start(t.Context(), embedded.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	topic = "test.topic"
+	if err := queue.EnsureTopics(t.Context(), nil, s.KafkaBrokers(), queue.TopicSpec{Name: topic, Partitions: 6, ReplicationFactor: 3}); err != nil {
+		t.Fatal(err)
+	}
+	return s.KafkaBrokers(), topic
+}
+
+func testConsumer(brokers []string, topic, group string, h queue.BatchHandler) *queue.Consumer {
+	return queue.NewConsumer(queue.ConsumerConfig{
+		Brokers: brokers, Topic: topic, GroupID: group, MaxBatch: 50,
+		HeartbeatInterval: 100 * time.Millisecond, SessionTimeout: time.Second, RebalanceTimeout: time.Second,
+		JoinGroupBackoff: 100 * time.Millisecond, MaxWait: 100 * time.Millisecond, ShutdownTimeout: 5 * time.Second,
+	}, h)
+}
+
+func TestEnsureTopics(t *testing.T) {
+	t.Parallel()
+	brokers, topic := setup(t)
+	// Idempotent when the topic exists with the same partition count.
+	if err := queue.EnsureTopics(t.Context(), nil, brokers, queue.TopicSpec{Name: topic, Partitions: 6}); err != nil {
+		t.Fatal(err)
+	}
+	err := queue.EnsureTopics(t.Context(), nil, brokers, queue.TopicSpec{Name: topic, Partitions: 60})
+	if !errors.Is(err, queue.ErrPartitionMismatch) {
+		t.Fatalf("mismatch: %v", err)
+	}
+}
+
+func TestConsumerOrderRetryAndRedelivery(t *testing.T) {
+	t.Parallel()
+	brokers, topic := setup(t)
+	w := queue.NewWriter(queue.WriterConfig{Brokers: brokers})
+	defer w.Close()
+	const keys, perKey = 12, 40
+	var msgs []kafka.Message
+	for i := range perKey {
+		for k := range keys {
+			msgs = append(msgs, kafka.Message{Topic: topic, Key: fmt.Appendf(nil, "key-%d", k), Value: fmt.Appendf(nil, "%d", i)})
+		}
+	}
+	if err := w.WriteMessages(t.Context(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+
+	var (
+		mu      sync.Mutex
+		last    = map[string]int{}
+		seen    = map[string]int{}
+		failed  atomic.Bool
+		total   atomic.Int64
+		allDone = make(chan struct{})
+	)
+	handler := func(_ context.Context, _ int, batch []kafka.Message) error {
+		if !failed.Swap(true) {
+			return errors.New("transient failure: the batch must be retried, not skipped")
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, m := range batch {
+			var v int
+			fmt.Sscan(string(m.Value), &v)
+			k := string(m.Key)
+			if prev, ok := last[k]; ok && v != prev+1 && v > prev {
+				t.Errorf("key %s: %d after %d", k, v, prev)
+			}
+			last[k] = v
+			seen[fmt.Sprintf("%s/%d", k, v)]++
+		}
+		if total.Add(int64(len(batch))) >= keys*perKey && len(seen) == keys*perKey {
+			select {
+			case <-allDone:
+			default:
+				close(allDone)
+			}
+		}
+		return nil
+	}
+	c := testConsumer(brokers, topic, "g1", handler)
+	if err := c.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-allDone:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("consumed %d distinct of %d", len(seen), keys*perKey)
+	}
+	c.Stop()
+	c.Stop() // safe twice
+
+	// Offsets were committed: a new member of the group sees only new
+	// messages.
+	if err := w.WriteMessages(t.Context(), kafka.Message{Topic: topic, Key: []byte("key-0"), Value: []byte("999")}); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 100)
+	c2 := testConsumer(brokers, topic, "g1", func(_ context.Context, _ int, batch []kafka.Message) error {
+		for _, m := range batch {
+			got <- string(m.Value)
+		}
+		return nil
+	})
+	if err := c2.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Stop()
+	select {
+	case v := <-got:
+		if v != "999" {
+			t.Fatalf("after commit the group re-read %q", v)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("new message not consumed")
+	}
+}
+
+func TestConsumerRedeliversUncommitted(t *testing.T) {
+	t.Parallel()
+	brokers, topic := setup(t)
+	w := queue.NewWriter(queue.WriterConfig{Brokers: brokers})
+	defer w.Close()
+	if err := w.WriteMessages(t.Context(), kafka.Message{Topic: topic, Key: []byte("k"), Value: []byte("v")}); err != nil {
+		t.Fatal(err)
+	}
+	entered := make(chan struct{})
+	// The first member never finishes its batch before it is stopped with a
+	// hard deadline, so it commits nothing.
+	c1 := queue.NewConsumer(queue.ConsumerConfig{
+		Brokers: brokers, Topic: topic, GroupID: "g2",
+		HeartbeatInterval: 100 * time.Millisecond, SessionTimeout: time.Second, RebalanceTimeout: time.Second,
+		JoinGroupBackoff: 100 * time.Millisecond, MaxWait: 100 * time.Millisecond, ShutdownTimeout: 200 * time.Millisecond,
+	}, func(ctx context.Context, _ int, _ []kafka.Message) error {
+		close(entered)
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	if err := c1.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	<-entered
+	c1.Stop()
+	got := make(chan string, 1)
+	c2 := testConsumer(brokers, topic, "g2", func(_ context.Context, _ int, batch []kafka.Message) error {
+		select {
+		case got <- string(batch[0].Value):
+		default:
+		}
+		return nil
+	})
+	if err := c2.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Stop()
+	select {
+	case v := <-got:
+		if v != "v" {
+			t.Fatalf("redelivered %q", v)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("uncommitted message was not redelivered")
+	}
+}

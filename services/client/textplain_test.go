@@ -1,0 +1,111 @@
+package client
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseTextPlain(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		body string
+		want []string
+	}{
+		{"empty", "", nil},
+		{"only newline", "\n", nil},
+		{"only CRLF", "\r\n", nil},
+		{"one line", "69", []string{"69"}},
+		{"final newline", "69\n1 + 2\n", []string{"69", "1 + 2"}},
+		{"CRLF", "69\r\n1 + 2\r\n", []string{"69", "1 + 2"}},
+		{"blank line kept for validation", "1\n\n2\n", []string{"1", "", "2"}},
+		{"two final newlines keep one blank line", "1\n\n", []string{"1", ""}},
+		{"whitespace preserved", "  3 * 4 \n", []string{"  3 * 4 "}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := ParseTextPlain(tt.body)
+			if len(got) != len(tt.want) {
+				t.Fatalf("ParseTextPlain(%q) = %d ops %v, want %v", tt.body, len(got), got, tt.want)
+			}
+			for i := range got {
+				if got[i].Request != tt.want[i] {
+					t.Errorf("op %d = %q, want %q", i, got[i].Request, tt.want[i])
+				}
+			}
+		})
+	}
+}
+
+func FuzzParseTextPlain(f *testing.F) {
+	for _, s := range []string{"", "\n", "69\n1 + 2 + 3 - 7 * 2\n", "1\r\n\r\n2", "\r", "a\nb\rc\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		ops := ParseTextPlain(body)
+		joined := make([]string, len(ops))
+		for i, op := range ops {
+			if strings.Contains(op.Request, "\n") {
+				t.Fatalf("operation %d contains a newline: %q", i, op.Request)
+			}
+			if strings.HasSuffix(op.Request, "\r") {
+				t.Fatalf("operation %d keeps a CR: %q", i, op.Request)
+			}
+			joined[i] = op.Request
+		}
+		// Every non-newline byte of the body is kept, in order.
+		norm := strings.ReplaceAll(body, "\r\n", "\n")
+		norm = strings.TrimSuffix(norm, "\n")
+		norm = strings.TrimSuffix(norm, "\r")
+		if len(ops) > 0 && strings.Join(joined, "\n") != norm {
+			t.Fatalf("ops %q do not reassemble %q", joined, body)
+		}
+	})
+}
+
+func TestParseStateFilter(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		filter string
+		want   int
+		ok     bool
+	}{
+		{"", 0, true},
+		{"state=SUCCEEDED", 1, true},
+		{"state = JOB_STATE_FAILED", 1, true},
+		{`state="running"`, 1, true},
+		{"state=FAILED OR state=CANCELLED", 2, true},
+		{"state=UNSPECIFIED", 0, false},
+		{"state=NOPE", 0, false},
+		{"color=red", 0, false},
+		{"state", 0, false},
+		{"state=FAILED AND state=CANCELLED", 0, false},
+	}
+	for _, tt := range tests {
+		got, err := jobStatesFilter(tt.filter)
+		if (err == nil) != tt.ok || len(got) != tt.want {
+			t.Errorf("jobStatesFilter(%q) = %v, %v", tt.filter, got, err)
+		}
+	}
+	ops, err := opStatesFilter("state=CANCELLED")
+	if err != nil || len(ops) != 1 || ops[0] != "cancelled" {
+		t.Errorf("opStatesFilter = %v, %v", ops, err)
+	}
+}
+
+func FuzzStateFilter(f *testing.F) {
+	for _, s := range []string{"state=SUCCEEDED", "state = FAILED OR state=RUNNING", "x=y", "=", " OR "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, filter string) {
+		states, err := jobStatesFilter(filter)
+		if err == nil {
+			for _, s := range states {
+				if s == "" {
+					t.Fatalf("filter %q accepted an unknown state", filter)
+				}
+			}
+		}
+	})
+}
