@@ -131,7 +131,10 @@ func (s *stack) start(env ...string) {
 		"--grpc-port", fmt.Sprint(s.grpcPort), "--http-port", fmt.Sprint(s.httpPort),
 		"--admin-port", fmt.Sprint(s.adminPort), "--token", token)
 	s.cmd.Env = append(os.Environ(), env...)
-	s.out = &syncBuffer{}
+	// Locals: a restarted stack must not share them with the goroutines
+	// of the previous run.
+	out := &syncBuffer{}
+	s.out = out
 	pr, pw := io.Pipe()
 	s.cmd.Stdout, s.cmd.Stderr = pw, pw
 	ready := make(chan struct{})
@@ -140,21 +143,23 @@ func (s *stack) start(env ...string) {
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		once := sync.Once{}
 		for sc.Scan() {
-			s.out.Write(append(sc.Bytes(), '\n'))
+			out.Write(append(sc.Bytes(), '\n'))
 			if strings.Contains(sc.Text(), "jobplane is running") {
 				once.Do(func() { close(ready) })
 			}
 		}
 		_, _ = io.Copy(io.Discard, pr)
 	}()
-	if err := s.cmd.Start(); err != nil {
+	cmd := s.cmd
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s.done = make(chan struct{})
-	go func() { _ = s.cmd.Wait(); pw.Close(); close(s.done) }()
+	done := make(chan struct{})
+	s.done = done
+	go func() { _ = cmd.Wait(); pw.Close(); close(done) }()
 	select {
 	case <-ready:
-	case <-s.done:
+	case <-done:
 		t.Fatalf("devstack exited:\n%s", s.out.String())
 	case <-time.After(90 * time.Second):
 		t.Fatalf("devstack not ready:\n%s", s.out.String())

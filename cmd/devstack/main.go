@@ -7,6 +7,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -39,8 +41,12 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.AdminPort, "admin-port", 8090, "admin port of server 0 (server i: +i)")
 	fs.StringVar(&cfg.Token, "token", devstack.DefaultToken, "bearer token accepted by the services")
 	fs.BoolVar(&cfg.Restart, "restart", true, "restart a service that exits")
+	pprofAddr := fs.String("pprof-addr", "", "serve net/http/pprof of the embedded servers on this address (e.g. 127.0.0.1:6060)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *pprofAddr != "" {
+		go func() { _ = http.ListenAndServe(*pprofAddr, nil) }() //nolint:gosec // opt-in, local profiling
 	}
 	if cfg.Clients < 0 || cfg.Servers < 0 {
 		return fmt.Errorf("--clients and --servers must not be negative")

@@ -22,6 +22,7 @@ import (
 
 	"github.com/jobplane/jobplane/pkg/embedded"
 	"github.com/jobplane/jobplane/pkg/queue"
+	"github.com/jobplane/jobplane/pkg/store"
 )
 
 // DefaultToken is the bearer token of the embedded default.
@@ -73,6 +74,10 @@ func Run(ctx context.Context, cfg Config) error {
 		stack.Close()
 		log.Info("embedded kafka and mongodb stopped", "data_dir", cfg.DataDir)
 	}()
+	// Make FerretDB's `_id` lookups indexed (see embedded.IndexIDs).
+	if err := stack.IndexIDs(ctx, "jobplane", store.Collections); err != nil {
+		return fmt.Errorf("index mongodb collections: %w", err)
+	}
 	brokers := stack.KafkaBrokers()
 	// Create the topics once, before the services race to do it.
 	if err := queue.EnsureTopics(ctx, nil, brokers,

@@ -48,6 +48,8 @@ type Stack struct {
 	done     chan error
 	mongoURI string
 	tmpDir   string
+	// sqliteDir holds FerretDB's SQLite databases.
+	sqliteDir string
 }
 
 // Start starts FerretDB and kfake and returns when both accept connections.
@@ -63,6 +65,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		dataDir = tmp
 	}
 	sqliteDir := filepath.Join(dataDir, "mongo")
+	s.sqliteDir = sqliteDir
 	if err := os.MkdirAll(sqliteDir, 0o755); err != nil {
 		return nil, fmt.Errorf("embedded mongo dir: %w", err)
 	}
@@ -104,7 +107,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: addr},
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + sqliteDir + "/",
+		SQLiteURL: "file:" + sqliteDir + "/?_pragma=synchronous(NORMAL)",
 		Logger:    logger,
 	})
 	ferretMu.Unlock()

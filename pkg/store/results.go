@@ -103,7 +103,7 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 			continue
 		}
 		var j Job
-		err := s.jobs.FindOneAndUpdate(ctx, byID(jobID), bson.D{
+		err := s.active.FindOneAndUpdate(ctx, byID(jobID), bson.D{
 			{Key: "$inc", Value: bson.D{
 				{Key: "succeeded", Value: d.succeeded},
 				{Key: "failed", Value: d.failed},
@@ -116,6 +116,12 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 			}},
 		}, options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&j)
 		if errors.Is(err, mongo.ErrNoDocuments) {
+			if _, gerr := s.GetJob(ctx, jobID); gerr == nil {
+				// Already finished: every operation had its outcome, so
+				// nothing here was new.
+				st.Duplicates += int(counted)
+				continue
+			}
 			// Deleted job: drop the outcomes inserted now.
 			st.Orphans += len(d.inserted)
 			if len(d.inserted) > 0 {
@@ -135,8 +141,13 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 		st.ByState[OpSucceeded] += int(d.succeeded)
 		st.ByState[OpFailed] += int(d.failed)
 		st.ByState[OpCancelled] += int(d.cancelled)
-		if j.Done() >= j.Total && j.Done()-counted < j.Total {
-			st.Completed = append(st.Completed, &j)
+		if j.Done() >= j.Total {
+			if err := s.finish(ctx, &j); err != nil {
+				return st, err
+			}
+			if j.Done()-counted < j.Total {
+				st.Completed = append(st.Completed, &j)
+			}
 		}
 		st.Jobs[jobID] = &j
 	}
@@ -166,13 +177,19 @@ func (d *jobDelta) add(state OpState) {
 // countReplays decides which duplicates of a job still need counting (see
 // ApplyResults) and calls count with their stored state.
 func (s *Store) countReplays(ctx context.Context, jobID string, batch []Result, dups []int, count func(OpState), st *ApplyStats) error {
-	var j Job
-	if err := s.jobs.FindOne(ctx, byID(jobID)).Decode(&j); err != nil {
-		if errors.Is(err, mongo.ErrNoDocuments) {
+	j, err := s.GetJob(ctx, jobID)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
 			st.Orphans += len(dups)
 			return nil
 		}
-		return fmt.Errorf("get job: %w", err)
+		return err
+	}
+	if j.Done() >= j.Total {
+		// Finished (perhaps left in jobs_active by a crash inside finish):
+		// nothing can be counted any more.
+		st.Duplicates += len(dups)
+		return s.finish(ctx, j)
 	}
 	var ids []string
 	var idx []int
@@ -189,6 +206,8 @@ func (s *Store) countReplays(ctx context.Context, jobID string, batch []Result, 
 	if err != nil {
 		return err
 	}
+	var claims []*Result // cancellation claims not yet counted
+	var claimMsgs []*Result
 	for k, sr := range stored {
 		r := &batch[idx[k]]
 		switch {
@@ -197,16 +216,27 @@ func (s *Store) countReplays(ctx context.Context, jobID string, batch []Result, 
 		case sr.Partition == r.Partition && sr.Offset == r.Offset:
 			count(sr.State) // inserted by this message, not counted yet
 		case sr.Offset == -1:
-			// A cancellation claim: the first message to see it counts it,
-			// and records itself as its inserter so that a replay of this
-			// message counts it again only if the counters missed it.
-			if _, err := s.results.UpdateOne(ctx, byID(sr.ID), bson.D{{Key: "$set", Value: bson.D{
-				{Key: "partition", Value: r.Partition}, {Key: "offset", Value: r.Offset},
-			}}}); err != nil {
-				return fmt.Errorf("adopt cancellation: %w", err)
-			}
-			count(sr.State)
+			claims = append(claims, sr)
+			claimMsgs = append(claimMsgs, r)
 		default:
+			st.Duplicates++
+		}
+	}
+	if len(claims) == 0 {
+		return nil
+	}
+	// A cancellation claim is counted by the first message that sees it. It
+	// records itself in `adoptions` (inserts: updates scan on FerretDB), so
+	// that only a replay of this same message counts it again, and only if
+	// the counters missed it.
+	adopters, err := s.adopt(ctx, claims, claimMsgs)
+	if err != nil {
+		return err
+	}
+	for k, ok := range adopters {
+		if ok {
+			count(claims[k].State)
+		} else {
 			st.Duplicates++
 		}
 	}
@@ -425,4 +455,51 @@ func (s *Store) Operations(ctx context.Context, jobID string, start, end int64) 
 		}
 	}
 	return out, nil
+}
+
+type adoptionDoc struct {
+	ID        string `bson:"_id"`
+	JobID     string `bson:"job_id"`
+	Partition int    `bson:"partition"`
+	Offset    int64  `bson:"offset"`
+}
+
+// adopt records that msgs[k] counts the cancellation claim claims[k], and
+// reports for each whether that message is the one that does (now, or
+// before a crash).
+func (s *Store) adopt(ctx context.Context, claims, msgs []*Result) ([]bool, error) {
+	docs := make([]any, len(claims))
+	for k := range claims {
+		docs[k] = adoptionDoc{ID: claims[k].ID, JobID: claims[k].JobID, Partition: msgs[k].Partition, Offset: msgs[k].Offset}
+	}
+	won := make([]bool, len(claims))
+	for k := range won {
+		won[k] = true
+	}
+	_, err := s.adopted.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	if err == nil {
+		return won, nil
+	}
+	var bwe mongo.BulkWriteException
+	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil {
+		return nil, fmt.Errorf("adopt cancellations: %w", err)
+	}
+	var again []int
+	for _, we := range bwe.WriteErrors {
+		if !isDuplicateCode(we.Code) || we.Index < 0 || we.Index >= len(docs) {
+			return nil, fmt.Errorf("adopt cancellations: %w", err)
+		}
+		won[we.Index] = false
+		again = append(again, we.Index)
+	}
+	err = parallel(ctx, len(again), func(ctx context.Context, i int) error {
+		k := again[i]
+		var prev adoptionDoc
+		if err := s.adopted.FindOne(ctx, byID(claims[k].ID)).Decode(&prev); err != nil {
+			return fmt.Errorf("read adoption: %w", err)
+		}
+		won[k] = prev.Partition == msgs[k].Partition && prev.Offset == msgs[k].Offset
+		return nil
+	})
+	return won, err
 }

@@ -19,12 +19,14 @@ import (
 
 var (
 	mongoURI string
+	stack    *embedded.Stack
 	dbSeq    atomic.Int64
 )
 
 func TestMain(m *testing.M) {
 	ctx := context.Background()
-	stack, err := embedded.Start(ctx, embedded.Config{KafkaPorts: []int{0}})
+	var err error
+	stack, err = embedded.Start(ctx, embedded.Config{KafkaPorts: []int{0}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start embedded stack:", err)
 		os.Exit(1)
@@ -45,6 +47,9 @@ func setup(t *testing.T) (*store.Store, *bundle) {
 	t.Helper()
 	ctx := t.Context()
 	name := fmt.Sprintf("store_test_%d", dbSeq.Add(1))
+	if err := stack.IndexIDs(ctx, name, store.Collections); err != nil {
+		t.Fatal(err)
+	}
 	s, err := store.Open(ctx, store.Config{URI: mongoURI, Database: name})
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +134,7 @@ func TestCreateIdempotentByRequestID(t *testing.T) {
 	if _, _, _, err := s.CreateJob(ctx, other); !errors.Is(err, store.ErrRequestIDConflict) {
 		t.Fatalf("different content: %v", err)
 	}
-	jobs, _ := b.db.Collection("jobs").CountDocuments(ctx, bson.D{})
+	jobs, _ := b.db.Collection("jobs_active").CountDocuments(ctx, bson.D{})
 	if jobs != 1 {
 		t.Fatalf("jobs stored = %d, want 1", jobs)
 	}
@@ -160,7 +165,7 @@ func TestCreateAdoptsInterruptedRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.db.Collection("jobs").DeleteOne(ctx, bson.D{{Key: "_id", Value: j.ID}}); err != nil {
+	if _, err := b.db.Collection("jobs_active").DeleteOne(ctx, bson.D{{Key: "_id", Value: j.ID}}); err != nil {
 		t.Fatal(err)
 	}
 	again, _, created, err := s.CreateJob(ctx, n)
@@ -230,6 +235,18 @@ func TestApplyResultsIdempotent(t *testing.T) {
 	if got.Succeeded != 2 || got.Failed != 1 || got.State() != store.JobFailed || got.CompleteTime() == nil {
 		t.Fatalf("final job = %+v state %s", got, got.State())
 	}
+	// The finished job left the small jobs_active collection for jobs.
+	if n, _ := b.db.Collection("jobs_active").CountDocuments(ctx, bson.D{}); n != 0 {
+		t.Fatalf("jobs_active still holds %d jobs", n)
+	}
+	if n, _ := b.db.Collection("jobs").CountDocuments(ctx, bson.D{}); n != 1 {
+		t.Fatalf("jobs holds %d jobs, want 1", n)
+	}
+	// A result arriving after completion changes nothing.
+	st, err = s.ApplyResults(ctx, []store.Result{result(ops[2].ID, store.OpSucceeded, "x")})
+	if err != nil || st.Applied != 0 {
+		t.Fatalf("after completion: %+v %v", st, err)
+	}
 }
 
 func TestCancel(t *testing.T) {
@@ -295,7 +312,7 @@ func TestDelete(t *testing.T) {
 	if err != nil || st.Orphans != 1 {
 		t.Fatalf("late result for deleted job: %+v %v", st, err)
 	}
-	for _, coll := range []string{"jobs", "operations", "results", "requests", "outbox"} {
+	for _, coll := range []string{"jobs", "jobs_active", "operations", "results", "requests", "outbox", "adoptions"} {
 		if n, _ := b.db.Collection(coll).CountDocuments(ctx, bson.D{}); n != 0 {
 			t.Errorf("%s left: %d", coll, n)
 		}

@@ -128,19 +128,23 @@ type textOp struct {
 }
 
 // ParseTextPlain splits a text/plain job body into operations, one per line.
-// A single final newline is dropped and a CR before each newline removed;
-// empty and blank lines are returned as they are (validation rejects them
-// with their line number). An empty body has no operations.
+// A single final line ending (LF or CRLF) is dropped and the CR of every CRLF
+// removed; empty and blank lines are returned as they are (validation rejects
+// them with their line number). An empty body has no operations.
 func ParseTextPlain(body string) []textOp {
-	body = strings.TrimSuffix(body, "\n")
-	body = strings.TrimSuffix(body, "\r")
+	if strings.HasSuffix(body, "\n") {
+		body = strings.TrimSuffix(strings.TrimSuffix(body, "\n"), "\r")
+	}
 	if body == "" {
 		return []textOp{}
 	}
 	lines := strings.Split(body, "\n")
 	ops := make([]textOp, len(lines))
 	for i, l := range lines {
-		ops[i] = textOp{Request: strings.TrimSuffix(l, "\r")}
+		if i < len(lines)-1 { // followed by LF: a CR before it is part of CRLF
+			l = strings.TrimSuffix(l, "\r")
+		}
+		ops[i] = textOp{Request: l}
 	}
 	return ops
 }

@@ -21,6 +21,8 @@ func TestParseTextPlain(t *testing.T) {
 		{"blank line kept for validation", "1\n\n2\n", []string{"1", "", "2"}},
 		{"two final newlines keep one blank line", "1\n\n", []string{"1", ""}},
 		{"whitespace preserved", "  3 * 4 \n", []string{"  3 * 4 "}},
+		{"lone CRs are content", "\r\r", []string{"\r\r"}},
+		{"CR inside a line", "a\rb\n", []string{"a\rb"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -39,27 +41,30 @@ func TestParseTextPlain(t *testing.T) {
 }
 
 func FuzzParseTextPlain(f *testing.F) {
-	for _, s := range []string{"", "\n", "69\n1 + 2 + 3 - 7 * 2\n", "1\r\n\r\n2", "\r", "a\nb\rc\n"} {
+	for _, s := range []string{"", "\n", "69\n1 + 2 + 3 - 7 * 2\n", "1\r\n\r\n2", "\r", "\r\r", "a\nb\rc\n"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
 		ops := ParseTextPlain(body)
+		// Re-joining with LF gives back the body without its final line
+		// ending and without the CR of each CRLF.
+		trimmed := body
+		if strings.HasSuffix(trimmed, "\n") {
+			trimmed = strings.TrimSuffix(strings.TrimSuffix(trimmed, "\n"), "\r")
+		}
+		want := strings.ReplaceAll(trimmed, "\r\n", "\n")
 		joined := make([]string, len(ops))
 		for i, op := range ops {
 			if strings.Contains(op.Request, "\n") {
 				t.Fatalf("operation %d contains a newline: %q", i, op.Request)
 			}
-			if strings.HasSuffix(op.Request, "\r") {
-				t.Fatalf("operation %d keeps a CR: %q", i, op.Request)
-			}
 			joined[i] = op.Request
 		}
-		// Every non-newline byte of the body is kept, in order.
-		norm := strings.ReplaceAll(body, "\r\n", "\n")
-		norm = strings.TrimSuffix(norm, "\n")
-		norm = strings.TrimSuffix(norm, "\r")
-		if len(ops) > 0 && strings.Join(joined, "\n") != norm {
-			t.Fatalf("ops %q do not reassemble %q", joined, body)
+		if strings.Join(joined, "\n") != want {
+			t.Fatalf("ParseTextPlain(%q) = %q, want lines of %q", body, joined, want)
+		}
+		if (body == "" || body == "\n" || body == "\r\n") != (len(ops) == 0) {
+			t.Fatalf("ParseTextPlain(%q) = %d operations", body, len(ops))
 		}
 	})
 }

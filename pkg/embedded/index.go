@@ -1,0 +1,65 @@
+package embedded
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	_ "modernc.org/sqlite" // the SQLite driver FerretDB itself uses
+)
+
+// IndexIDs makes `_id` lookups of FerretDB v1.24 (SQLite backend) use an
+// index. FerretDB pushes an `{_id: value}` filter down as
+// `WHERE _ferretdb_sjson->'$._id' = ?` (find, update) or `… IN (…)`
+// (delete), but the unique index it creates is on the expression
+// `_ferretdb_sjson->"_id"`; SQLite matches index expressions syntactically, so
+// that index only enforces uniqueness and every lookup, update and delete by
+// `_id` scans the table. IndexIDs creates the collections (if missing) and
+// adds, directly in the SQLite file, an index on the exact expression the
+// queries use. FerretDB does not list it and drops it with the collection.
+func (s *Stack) IndexIDs(ctx context.Context, database string, collections []string) error {
+	client, err := mongo.Connect(options.Client().ApplyURI(s.mongoURI))
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer client.Disconnect(context.WithoutCancel(ctx))
+	db := client.Database(database)
+	for _, c := range collections {
+		if err := db.CreateCollection(ctx, c); err != nil {
+			var ce mongo.CommandError
+			if !errors.As(err, &ce) || ce.Name != "NamespaceExists" {
+				return fmt.Errorf("create collection %s: %w", c, err)
+			}
+		}
+	}
+	sdb, err := sql.Open("sqlite", "file:"+filepath.Join(s.sqliteDir, database+".sqlite")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		return fmt.Errorf("open sqlite: %w", err)
+	}
+	defer sdb.Close()
+	rows, err := sdb.QueryContext(ctx, `SELECT table_name FROM "_ferretdb_collections"`)
+	if err != nil {
+		return fmt.Errorf("list ferretdb tables: %w", err)
+	}
+	var tables []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			rows.Close()
+			return err
+		}
+		tables = append(tables, t)
+	}
+	rows.Close()
+	for _, t := range tables {
+		q := fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %q ON %q (_ferretdb_sjson->'$._id')`, t+"_jobplane_id_expr", t)
+		if _, err := sdb.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("index %s: %w", t, err)
+		}
+	}
+	return nil
+}
