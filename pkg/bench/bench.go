@@ -152,7 +152,7 @@ feed:
 		Jobs: cfg.Jobs, Operations: cfg.Jobs * cfg.OpsPerJob, Concurrency: cfg.Concurrency,
 		SubmitSeconds: submitted.Seconds(), TotalSeconds: total.Seconds(),
 		OpsPerSecond: float64(cfg.Jobs*cfg.OpsPerJob) / total.Seconds(),
-		P50: pct(latencies, 0.50), P95: pct(latencies, 0.95), P99: pct(latencies, 0.99), Max: latencies[len(latencies)-1],
+		P50:          pct(latencies, 0.50), P95: pct(latencies, 0.95), P99: pct(latencies, 0.99), Max: latencies[len(latencies)-1],
 		Failed: failed,
 	}
 	r.P50ms, r.P95ms, r.P99ms, r.MaxMs = ms(r.P50), ms(r.P95), ms(r.P99), ms(r.Max)
