@@ -68,8 +68,8 @@ lint: ## gofmt, go vet, buf lint, buf format
 	$(BUF) format -d --exit-code proto
 
 .PHONY: test
-test: ## What CI runs: go vet, check-generated, go test -race, then each fuzz target for FUZZTIME (10s)
-	@$(MAKE) --no-print-directory vet
+test: ## What CI runs: lint (gofmt, vet, buf), check-generated, go test -race, then each fuzz target for FUZZTIME (10s)
+	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory check-generated
 	@$(MAKE) --no-print-directory test-short
 	@$(MAKE) --no-print-directory fuzz
