@@ -80,11 +80,8 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	brokers := stack.KafkaBrokers()
 	// Create the topics once, before the services race to do it.
-	if err := queue.EnsureTopics(ctx, nil, brokers,
-		queue.TopicSpec{Name: queue.RequestTopic, Partitions: 60, ReplicationFactor: 3, Configs: map[string]string{"min.insync.replicas": "2"}},
-		queue.TopicSpec{Name: queue.ResponseTopic, Partitions: 60, ReplicationFactor: 3, Configs: map[string]string{"min.insync.replicas": "2"}},
-		queue.TopicSpec{Name: queue.DLQTopic, Partitions: 60, ReplicationFactor: 3, Configs: map[string]string{"min.insync.replicas": "2"}},
-	); err != nil {
+	topics := queue.JobplaneTopics(queue.RequestTopic, queue.ResponseTopic, queue.DLQTopic, 60, 3)
+	if err := queue.EnsureTopics(ctx, nil, brokers, topics...); err != nil {
 		return fmt.Errorf("create topics: %w", err)
 	}
 

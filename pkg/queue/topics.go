@@ -122,3 +122,18 @@ func dialAny(ctx context.Context, dialer *kafka.Dialer, brokers []string) (*kafk
 	}
 	return nil, fmt.Errorf("dial kafka %v: %w", brokers, errors.Join(errs...))
 }
+
+// JobplaneTopics are the request, response and dead-letter topics with the
+// same partition count and replication factor; with 3 or more replicas,
+// min.insync.replicas is 2, so acks=all survives one broker down.
+func JobplaneTopics(request, response, dlq string, partitions, replicationFactor int) []TopicSpec {
+	configs := map[string]string{}
+	if replicationFactor >= 3 {
+		configs["min.insync.replicas"] = "2"
+	}
+	var specs []TopicSpec
+	for _, name := range []string{request, response, dlq} {
+		specs = append(specs, TopicSpec{Name: name, Partitions: partitions, ReplicationFactor: replicationFactor, Configs: configs})
+	}
+	return specs
+}

@@ -40,15 +40,8 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 
-	topicCfg := map[string]string{}
-	if cfg.ReplicationFactor >= 3 {
-		topicCfg["min.insync.replicas"] = "2"
-	}
-	if err := queue.EnsureTopics(ctx, nil, cfg.KafkaBrokers,
-		queue.TopicSpec{Name: cfg.RequestTopic, Partitions: cfg.Partitions, ReplicationFactor: cfg.ReplicationFactor, Configs: topicCfg},
-		queue.TopicSpec{Name: cfg.ResponseTopic, Partitions: cfg.Partitions, ReplicationFactor: cfg.ReplicationFactor, Configs: topicCfg},
-		queue.TopicSpec{Name: cfg.DLQTopic, Partitions: cfg.Partitions, ReplicationFactor: cfg.ReplicationFactor, Configs: topicCfg},
-	); err != nil {
+	topics := queue.JobplaneTopics(cfg.RequestTopic, cfg.ResponseTopic, cfg.DLQTopic, cfg.Partitions, cfg.ReplicationFactor)
+	if err := queue.EnsureTopics(ctx, nil, cfg.KafkaBrokers, topics...); err != nil {
 		return fmt.Errorf("kafka topics: %w", err)
 	}
 	writer := queue.NewWriter(queue.WriterConfig{Brokers: cfg.KafkaBrokers})
