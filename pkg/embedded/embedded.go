@@ -5,6 +5,7 @@
 package embedded
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -100,7 +101,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	}
-	addr := cmpOr(cfg.MongoAddr, "127.0.0.1:0")
+	addr := cmp.Or(cfg.MongoAddr, "127.0.0.1:0")
 	// ferretdb.New writes a package-level variable (its version info), so
 	// concurrent stacks (parallel tests) must not construct at once.
 	ferretMu.Lock()
@@ -203,23 +204,6 @@ func waitTCP(ctx context.Context, addr string) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
-// FreePort returns a currently free TCP port on 127.0.0.1.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // Addr formats 127.0.0.1:port.

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -64,13 +65,13 @@ type Consumer struct {
 
 // NewConsumer returns a consumer; call Start to run it.
 func NewConsumer(cfg ConsumerConfig, handler BatchHandler) *Consumer {
-	cfg.MaxBatch = cmpOr(cfg.MaxBatch, 500)
-	cfg.HeartbeatInterval = cmpOr(cfg.HeartbeatInterval, 3*time.Second)
-	cfg.SessionTimeout = cmpOr(cfg.SessionTimeout, 30*time.Second)
-	cfg.RebalanceTimeout = cmpOr(cfg.RebalanceTimeout, 30*time.Second)
-	cfg.JoinGroupBackoff = cmpOr(cfg.JoinGroupBackoff, time.Second)
-	cfg.MaxWait = cmpOr(cfg.MaxWait, 250*time.Millisecond)
-	cfg.ShutdownTimeout = cmpOr(cfg.ShutdownTimeout, 10*time.Second)
+	cfg.MaxBatch = cmp.Or(cfg.MaxBatch, 500)
+	cfg.HeartbeatInterval = cmp.Or(cfg.HeartbeatInterval, 3*time.Second)
+	cfg.SessionTimeout = cmp.Or(cfg.SessionTimeout, 30*time.Second)
+	cfg.RebalanceTimeout = cmp.Or(cfg.RebalanceTimeout, 30*time.Second)
+	cfg.JoinGroupBackoff = cmp.Or(cfg.JoinGroupBackoff, time.Second)
+	cfg.MaxWait = cmp.Or(cfg.MaxWait, 250*time.Millisecond)
+	cfg.ShutdownTimeout = cmp.Or(cfg.ShutdownTimeout, 10*time.Second)
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/jobplane/jobplane/pkg/partition"
@@ -32,10 +33,10 @@ func NewWriter(cfg WriterConfig) *kafka.Writer {
 		Addr:                   kafka.TCP(cfg.Brokers...),
 		Balancer:               &partition.Balancer{},
 		RequiredAcks:           kafka.RequireAll,
-		BatchTimeout:           cmpOr(cfg.BatchTimeout, 2*time.Millisecond),
-		BatchSize:              cmpOr(cfg.BatchSize, 1000),
+		BatchTimeout:           cmp.Or(cfg.BatchTimeout, 2*time.Millisecond),
+		BatchSize:              cmp.Or(cfg.BatchSize, 1000),
 		BatchBytes:             8 << 20,
-		Compression:            cmpOr(cfg.Compression, kafka.Zstd),
+		Compression:            cmp.Or(cfg.Compression, kafka.Zstd),
 		AllowAutoTopicCreation: false,
 		MaxAttempts:            5,
 		WriteBackoffMin:        10 * time.Millisecond,
@@ -45,12 +46,4 @@ func NewWriter(cfg WriterConfig) *kafka.Writer {
 		w.Transport = cfg.Transport
 	}
 	return w
-}
-
-func cmpOr[T comparable](a, b T) T {
-	var zero T
-	if a != zero {
-		return a
-	}
-	return b
 }

@@ -24,8 +24,6 @@ type ApplyStats struct {
 	ByState map[OpState]int
 	// Completed lists the jobs that reached a terminal state in this batch.
 	Completed []*Job
-	// Jobs are the jobs touched by the batch, after the update.
-	Jobs map[string]*Job
 }
 
 // ApplyResults records the terminal outcomes of one batch of one
@@ -89,7 +87,6 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 		d.add(r.State)
 	}
 
-	st.Jobs = make(map[string]*Job, len(order))
 	now := s.now()
 	for _, jobID := range order {
 		d := deltas[jobID]
@@ -149,7 +146,6 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 				st.Completed = append(st.Completed, &j)
 			}
 		}
-		st.Jobs[jobID] = &j
 	}
 	return st, nil
 }
@@ -382,7 +378,7 @@ func (s *Store) ListOperations(ctx context.Context, p ListOperationsParams) ([]*
 			return nil, -1, err
 		}
 		for _, v := range views {
-			if v != nil && opStateIn(v.State, p.States) {
+			if v != nil && matches(v.State, p.States) {
 				out = append(out, v)
 			}
 		}
@@ -393,18 +389,6 @@ func (s *Store) ListOperations(ctx context.Context, p ListOperationsParams) ([]*
 		idx = -1
 	}
 	return out, idx, nil
-}
-
-func opStateIn(s OpState, states []OpState) bool {
-	if len(states) == 0 {
-		return true
-	}
-	for _, x := range states {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // operationViews loads operations and their results by `_id`.
@@ -435,26 +419,6 @@ func (s *Store) operationViews(ctx context.Context, ids []string) ([]*OperationV
 		return nil
 	})
 	return out, err
-}
-
-// Operations loads the stored operations with the given indices of a job
-// (missing ones are skipped); used to (re)publish them.
-func (s *Store) Operations(ctx context.Context, jobID string, start, end int64) ([]Operation, error) {
-	ids := make([]string, 0, end-start)
-	for i := start; i < end; i++ {
-		ids = append(ids, OperationID(jobID, i))
-	}
-	views, err := s.operationViews(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Operation, 0, len(views))
-	for _, v := range views {
-		if v != nil && v.State == OpPending {
-			out = append(out, v.Operation)
-		}
-	}
-	return out, nil
 }
 
 type adoptionDoc struct {

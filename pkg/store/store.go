@@ -24,11 +24,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -97,7 +99,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		_ = client.Disconnect(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("ping mongodb: %w", err)
 	}
-	return New(client, cmpOr(cfg.Database, "jobplane")), nil
+	return New(client, cmp.Or(cfg.Database, "jobplane")), nil
 }
 
 // New wraps an existing client.
@@ -361,7 +363,7 @@ func (s *Store) ListJobs(ctx context.Context, p ListJobsParams) (jobs []*Job, mo
 		if err != nil {
 			return nil, false, err
 		}
-		if !stateIn(j.State(), p.States) {
+		if !matches(j.State(), p.States) {
 			continue
 		}
 		if len(jobs) == p.Limit {
@@ -372,16 +374,9 @@ func (s *Store) ListJobs(ctx context.Context, p ListJobsParams) (jobs []*Job, mo
 	return jobs, false, nil
 }
 
-func stateIn(s JobState, states []JobState) bool {
-	if len(states) == 0 {
-		return true
-	}
-	for _, x := range states {
-		if x == s {
-			return true
-		}
-	}
-	return false
+// matches reports whether s is in set; an empty set matches everything.
+func matches[T comparable](s T, set []T) bool {
+	return len(set) == 0 || slices.Contains(set, s)
 }
 
 // DeleteJob deletes a job, its operations, its results and its request_id
@@ -477,13 +472,6 @@ func (s *Store) ClaimCancelled(ctx context.Context, id string) (job *Job, cancel
 }
 
 func byID(id string) bson.D { return bson.D{{Key: "_id", Value: id}} }
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
 
 // onlyDuplicates reports whether err is a bulk write error made only of
 // duplicate-key errors (documents already present).

@@ -1,6 +1,7 @@
 package telemetry
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,11 +12,11 @@ import (
 // ("debug", "info", "warn", "error").
 func NewLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(cmpOr(level, "info"))); err != nil {
+	if err := lv.UnmarshalText([]byte(cmp.Or(level, "info"))); err != nil {
 		return nil, fmt.Errorf("LOG_LEVEL %q: %w", level, err)
 	}
 	opts := &slog.HandlerOptions{Level: lv}
-	switch strings.ToLower(cmpOr(format, "json")) {
+	switch strings.ToLower(cmp.Or(format, "json")) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	case "text":
@@ -23,11 +24,4 @@ func NewLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	default:
 		return nil, fmt.Errorf("LOG_FORMAT %q: want json or text", format)
 	}
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

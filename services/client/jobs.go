@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -89,7 +90,7 @@ func (s *jobService) validateCreate(ctx context.Context, req *jobsv1.CreateJobRe
 	if len(ops) <= s.cfg.MaxOperationsPerJob {
 		n.Operations = make([]store.OpInput, 0, len(ops))
 		for i, op := range ops {
-			typ := cmpOr(op.GetType(), "expr")
+			typ := cmp.Or(op.GetType(), "expr")
 			switch {
 			case !typePattern.MatchString(typ):
 				v.add(fmt.Sprintf("operations[%d].type", i), "%q is not a valid type name", typ)
@@ -343,11 +344,4 @@ func (s *jobService) GetJobOperation(ctx context.Context, req *jobsv1.GetJobOper
 		return nil, err
 	}
 	return &jobsv1.GetJobOperationResponse{Operation: opToProto(v)}, nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
