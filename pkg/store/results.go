@@ -121,10 +121,8 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 			}
 			// Deleted job: drop the outcomes inserted now.
 			st.Orphans += len(d.inserted)
-			if len(d.inserted) > 0 {
-				if _, err := s.results.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: d.inserted}}}}); err != nil {
-					return st, fmt.Errorf("drop results of deleted job: %w", err)
-				}
+			if err := s.deleteByID(ctx, s.results, d.inserted); err != nil {
+				return st, fmt.Errorf("drop results of deleted job: %w", err)
 			}
 			continue
 		}
@@ -466,4 +464,21 @@ func (s *Store) adopt(ctx context.Context, claims, msgs []*Result) ([]bool, erro
 		return nil
 	})
 	return won, err
+}
+
+// deleteByID deletes documents one `_id` filter each, in unordered bulk
+// writes: an `{_id: {$in: …}}` filter is not pushed down by FerretDB and
+// would scan the collection.
+func (s *Store) deleteByID(ctx context.Context, coll *mongo.Collection, ids []string) error {
+	for start := 0; start < len(ids); start += batchSize {
+		chunk := ids[start:min(start+batchSize, len(ids))]
+		models := make([]mongo.WriteModel, len(chunk))
+		for i, id := range chunk {
+			models[i] = mongo.NewDeleteOneModel().SetFilter(byID(id))
+		}
+		if _, err := coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
