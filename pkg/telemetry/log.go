@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 )
 
@@ -24,4 +25,16 @@ func NewLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	default:
 		return nil, fmt.Errorf("LOG_FORMAT %q: want json or text", format)
 	}
+}
+
+// ServiceLogger returns base (or, when nil, a new logger of the given format
+// and level on stderr) with the service name and node id on every line.
+func ServiceLogger(base *slog.Logger, format, level, service, nodeID string) (*slog.Logger, error) {
+	if base == nil {
+		var err error
+		if base, err = NewLogger(os.Stderr, format, level); err != nil {
+			return nil, err
+		}
+	}
+	return base.With("service", service, "node_id", nodeID), nil
 }

@@ -21,13 +21,8 @@ type Config struct {
 	MongoURI      string // MONGODB_URI, default mongodb://127.0.0.1:27017/
 	MongoDatabase string // MONGODB_DATABASE, default jobplane
 
-	KafkaBrokers      []string // KAFKA_BROKERS, default 127.0.0.1:9092
-	RequestTopic      string   // KAFKA_REQUEST_TOPIC
-	ResponseTopic     string   // KAFKA_RESPONSE_TOPIC
-	DLQTopic          string   // KAFKA_DLQ_TOPIC
-	Partitions        int      // KAFKA_PARTITIONS, default 60
-	ReplicationFactor int      // KAFKA_REPLICATION_FACTOR, default 3 (capped at the broker count)
-	ResponseGroup     string   // KAFKA_RESPONSE_GROUP, default operation-response-group
+	Kafka         queue.Settings // KAFKA_* (see queue.SettingsFromEnv)
+	ResponseGroup string         // KAFKA_RESPONSE_GROUP, default operation-response-group
 
 	AuthTokens []string // AUTH_TOKENS, comma-separated, required
 
@@ -37,8 +32,6 @@ type Config struct {
 	OperationTypes      []string // OPERATION_TYPES accepted at submission, default expr,encrypt; "*" accepts any
 
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT, default 15s
-	// Consumer timing (tests shorten these).
-	Consumer queue.ConsumerConfig
 
 	LogFormat string // LOG_FORMAT json|text
 	LogLevel  string // LOG_LEVEL
@@ -54,12 +47,7 @@ func ConfigFromEnv() (Config, error) {
 		HTTPAddr:            r.String("HTTP_ADDR", ":8080"),
 		MongoURI:            r.String("MONGODB_URI", "mongodb://127.0.0.1:27017/"),
 		MongoDatabase:       r.String("MONGODB_DATABASE", "jobplane"),
-		KafkaBrokers:        r.List("KAFKA_BROKERS", []string{"127.0.0.1:9092"}),
-		RequestTopic:        r.String("KAFKA_REQUEST_TOPIC", queue.RequestTopic),
-		ResponseTopic:       r.String("KAFKA_RESPONSE_TOPIC", queue.ResponseTopic),
-		DLQTopic:            r.String("KAFKA_DLQ_TOPIC", queue.DLQTopic),
-		Partitions:          r.Int("KAFKA_PARTITIONS", 60),
-		ReplicationFactor:   r.Int("KAFKA_REPLICATION_FACTOR", 3),
+		Kafka:               queue.SettingsFromEnv(r),
 		ResponseGroup:       r.String("KAFKA_RESPONSE_GROUP", "operation-response-group"),
 		AuthTokens:          r.List("AUTH_TOKENS", nil),
 		MaxBodyBytes:        int64(r.Int("MAX_BODY_BYTES", 10<<20)),
@@ -69,13 +57,6 @@ func ConfigFromEnv() (Config, error) {
 		ShutdownTimeout:     r.Duration("SHUTDOWN_TIMEOUT", 15*time.Second),
 		LogFormat:           r.String("LOG_FORMAT", "json"),
 		LogLevel:            r.String("LOG_LEVEL", "info"),
-		Consumer: queue.ConsumerConfig{
-			HeartbeatInterval: r.Duration("KAFKA_HEARTBEAT_INTERVAL", 3*time.Second),
-			SessionTimeout:    r.Duration("KAFKA_SESSION_TIMEOUT", 30*time.Second),
-			RebalanceTimeout:  r.Duration("KAFKA_REBALANCE_TIMEOUT", 30*time.Second),
-			JoinGroupBackoff:  r.Duration("KAFKA_JOIN_GROUP_BACKOFF", time.Second),
-			MaxWait:           r.Duration("KAFKA_FETCH_MAX_WAIT", 250*time.Millisecond),
-		},
 	}
 	if err := r.Err(); err != nil {
 		return c, err
@@ -93,17 +74,9 @@ func (c *Config) validate() error {
 			errs = append(errs, fmt.Errorf("%s=%q: %w", name, addr, err))
 		}
 	}
-	if len(c.KafkaBrokers) == 0 {
-		errs = append(errs, errors.New("KAFKA_BROKERS: at least one broker is required"))
-	}
+	errs = append(errs, c.Kafka.Validate())
 	if c.MongoURI == "" {
 		errs = append(errs, errors.New("MONGODB_URI is required"))
-	}
-	if c.Partitions < 1 || c.Partitions > 10000 {
-		errs = append(errs, fmt.Errorf("KAFKA_PARTITIONS=%d: want 1..10000", c.Partitions))
-	}
-	if c.ReplicationFactor < 1 {
-		errs = append(errs, fmt.Errorf("KAFKA_REPLICATION_FACTOR=%d: want >= 1", c.ReplicationFactor))
 	}
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, fmt.Errorf("MAX_BODY_BYTES=%d: want >= 1024", c.MaxBodyBytes))

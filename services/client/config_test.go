@@ -29,7 +29,7 @@ func TestConfigFromEnv(t *testing.T) {
 			}
 			cfg, err := ConfigFromEnv()
 			if tt.wantErr == "" {
-				if err != nil || len(cfg.AuthTokens) != 2 || cfg.GRPCAddr != ":50051" || cfg.Partitions != 60 {
+				if err != nil || len(cfg.AuthTokens) != 2 || cfg.GRPCAddr != ":50051" || cfg.Kafka.Partitions != 60 {
 					t.Fatalf("cfg = %+v, err = %v", cfg, err)
 				}
 				return

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"sync/atomic"
 	"time"
 
@@ -33,14 +32,10 @@ const maxGRPCMessage = 16 << 20
 // results (finishing and committing the in-flight batch), close the
 // producer, disconnect MongoDB.
 func Run(ctx context.Context, cfg Config) error {
-	log := cfg.Logger
-	if log == nil {
-		var err error
-		if log, err = telemetry.NewLogger(os.Stderr, cfg.LogFormat, cfg.LogLevel); err != nil {
-			return err
-		}
+	log, err := telemetry.ServiceLogger(cfg.Logger, cfg.LogFormat, cfg.LogLevel, "client-application", cfg.NodeID)
+	if err != nil {
+		return err
 	}
-	log = log.With("service", "client-application", "node_id", cfg.NodeID)
 	metrics := telemetry.NewMetrics()
 
 	st, err := store.Open(ctx, store.Config{URI: cfg.MongoURI, Database: cfg.MongoDatabase})
@@ -53,24 +48,23 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}()
 
-	topics := queue.JobplaneTopics(cfg.RequestTopic, cfg.ResponseTopic, cfg.DLQTopic, cfg.Partitions, cfg.ReplicationFactor)
-	if err := queue.EnsureTopics(ctx, nil, cfg.KafkaBrokers, topics...); err != nil {
+	if err := queue.EnsureTopics(ctx, nil, cfg.Kafka.Brokers, cfg.Kafka.Topics()...); err != nil {
 		return fmt.Errorf("kafka topics: %w", err)
 	}
 
-	writer := queue.NewWriter(queue.WriterConfig{Brokers: cfg.KafkaBrokers})
+	writer := queue.NewWriter(queue.WriterConfig{Brokers: cfg.Kafka.Brokers})
 	defer func() {
 		if err := writer.Close(); err != nil {
 			log.Warn("kafka writer close", "err", err)
 		}
 	}()
 
-	pub := &publisher{writer: writer, topic: cfg.RequestTopic, responseTopic: cfg.ResponseTopic, store: st, metrics: metrics, log: log}
+	pub := &publisher{writer: writer, topic: cfg.Kafka.RequestTopic, responseTopic: cfg.Kafka.ResponseTopic, store: st, metrics: metrics, log: log}
 	svc := &jobService{cfg: &cfg, store: st, publisher: pub, metrics: metrics, log: log, watchInterval: 200 * time.Millisecond}
 
-	app := &applier{store: st, topic: cfg.ResponseTopic, metrics: metrics, log: log}
-	ccfg := cfg.Consumer
-	ccfg.Brokers, ccfg.GroupID, ccfg.Topic, ccfg.Logger = cfg.KafkaBrokers, cfg.ResponseGroup, cfg.ResponseTopic, log
+	app := &applier{store: st, topic: cfg.Kafka.ResponseTopic, metrics: metrics, log: log}
+	ccfg := cfg.Kafka.ConsumerFor(cfg.ResponseGroup, cfg.Kafka.ResponseTopic)
+	ccfg.Logger = log
 	ccfg.ShutdownTimeout = cfg.ShutdownTimeout
 	consumer := queue.NewConsumer(ccfg, app.handle)
 
@@ -148,7 +142,7 @@ func Run(ctx context.Context, cfg Config) error {
 	healthSrv.SetServingStatus(jobsv1.JobService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	ready.Store(true)
 	log.Info("client service started", "grpc_addr", grpcLis.Addr().String(), "http_addr", httpLis.Addr().String(),
-		"kafka_brokers", cfg.KafkaBrokers, "request_topic", cfg.RequestTopic, "response_topic", cfg.ResponseTopic)
+		"kafka_brokers", cfg.Kafka.Brokers, "request_topic", cfg.Kafka.RequestTopic, "response_topic", cfg.Kafka.ResponseTopic)
 
 	var runErr error
 	select {

@@ -19,13 +19,8 @@ type Config struct {
 	NodeID    string // NODE_ID
 	AdminAddr string // ADMIN_ADDR, default :8090 (/healthz, /readyz, /metrics)
 
-	KafkaBrokers      []string // KAFKA_BROKERS, default 127.0.0.1:9092
-	RequestTopic      string   // KAFKA_REQUEST_TOPIC
-	ResponseTopic     string   // KAFKA_RESPONSE_TOPIC
-	DLQTopic          string   // KAFKA_DLQ_TOPIC
-	Partitions        int      // KAFKA_PARTITIONS, default 60
-	ReplicationFactor int      // KAFKA_REPLICATION_FACTOR, default 3
-	RequestGroup      string   // KAFKA_REQUEST_GROUP, default operation-request-group
+	Kafka        queue.Settings // KAFKA_* (see queue.SettingsFromEnv)
+	RequestGroup string         // KAFKA_REQUEST_GROUP, default operation-request-group
 
 	// Concurrency is the number of handlers running at once (CONCURRENCY,
 	// default 16, 1..256).
@@ -40,7 +35,6 @@ type Config struct {
 	EncryptKey []byte
 
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT, default 15s
-	Consumer        queue.ConsumerConfig
 
 	// Handlers is the registry of operation types; nil means the built-ins.
 	// Set it from your own main to add types.
@@ -55,28 +49,16 @@ type Config struct {
 func ConfigFromEnv() (Config, error) {
 	r := env.New()
 	c := Config{
-		NodeID:            r.String("NODE_ID", env.Hostname()),
-		AdminAddr:         r.String("ADMIN_ADDR", ":8090"),
-		KafkaBrokers:      r.List("KAFKA_BROKERS", []string{"127.0.0.1:9092"}),
-		RequestTopic:      r.String("KAFKA_REQUEST_TOPIC", queue.RequestTopic),
-		ResponseTopic:     r.String("KAFKA_RESPONSE_TOPIC", queue.ResponseTopic),
-		DLQTopic:          r.String("KAFKA_DLQ_TOPIC", queue.DLQTopic),
-		Partitions:        r.Int("KAFKA_PARTITIONS", 60),
-		ReplicationFactor: r.Int("KAFKA_REPLICATION_FACTOR", 3),
-		RequestGroup:      r.String("KAFKA_REQUEST_GROUP", "operation-request-group"),
-		Concurrency:       r.Int("CONCURRENCY", 16),
-		MaxAttempts:       r.Int("HANDLER_MAX_ATTEMPTS", 5),
-		HandlerTimeout:    r.Duration("HANDLER_TIMEOUT", 30*time.Second),
-		ShutdownTimeout:   r.Duration("SHUTDOWN_TIMEOUT", 15*time.Second),
-		LogFormat:         r.String("LOG_FORMAT", "json"),
-		LogLevel:          r.String("LOG_LEVEL", "info"),
-		Consumer: queue.ConsumerConfig{
-			HeartbeatInterval: r.Duration("KAFKA_HEARTBEAT_INTERVAL", 3*time.Second),
-			SessionTimeout:    r.Duration("KAFKA_SESSION_TIMEOUT", 30*time.Second),
-			RebalanceTimeout:  r.Duration("KAFKA_REBALANCE_TIMEOUT", 30*time.Second),
-			JoinGroupBackoff:  r.Duration("KAFKA_JOIN_GROUP_BACKOFF", time.Second),
-			MaxWait:           r.Duration("KAFKA_FETCH_MAX_WAIT", 250*time.Millisecond),
-		},
+		NodeID:          r.String("NODE_ID", env.Hostname()),
+		AdminAddr:       r.String("ADMIN_ADDR", ":8090"),
+		Kafka:           queue.SettingsFromEnv(r),
+		RequestGroup:    r.String("KAFKA_REQUEST_GROUP", "operation-request-group"),
+		Concurrency:     r.Int("CONCURRENCY", 16),
+		MaxAttempts:     r.Int("HANDLER_MAX_ATTEMPTS", 5),
+		HandlerTimeout:  r.Duration("HANDLER_TIMEOUT", 30*time.Second),
+		ShutdownTimeout: r.Duration("SHUTDOWN_TIMEOUT", 15*time.Second),
+		LogFormat:       r.String("LOG_FORMAT", "json"),
+		LogLevel:        r.String("LOG_LEVEL", "info"),
 	}
 	var errs []error
 	if k := r.String("ENCRYPT_KEY", ""); k != "" {
@@ -98,9 +80,7 @@ func (c *Config) validate() error {
 	if _, _, err := net.SplitHostPort(c.AdminAddr); err != nil {
 		errs = append(errs, fmt.Errorf("ADMIN_ADDR=%q: %w", c.AdminAddr, err))
 	}
-	if len(c.KafkaBrokers) == 0 {
-		errs = append(errs, errors.New("KAFKA_BROKERS: at least one broker is required"))
-	}
+	errs = append(errs, c.Kafka.Validate())
 	if c.Concurrency < 1 || c.Concurrency > 256 {
 		errs = append(errs, fmt.Errorf("CONCURRENCY=%d: want 1..256", c.Concurrency))
 	}
@@ -109,9 +89,6 @@ func (c *Config) validate() error {
 	}
 	if c.HandlerTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("HANDLER_TIMEOUT=%s: want > 0", c.HandlerTimeout))
-	}
-	if c.Partitions < 1 || c.Partitions > 10000 {
-		errs = append(errs, fmt.Errorf("KAFKA_PARTITIONS=%d: want 1..10000", c.Partitions))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("SHUTDOWN_TIMEOUT=%s: want > 0", c.ShutdownTimeout))

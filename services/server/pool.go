@@ -36,7 +36,7 @@ type pool struct {
 // CONCURRENCY. The results (and dead letters) of the whole batch are written
 // before the consumer commits its offsets.
 func (p *pool) handle(ctx context.Context, _ int, msgs []kafka.Message) error {
-	p.metrics.ConsumerReceived.WithLabelValues(p.cfg.RequestTopic).Add(float64(len(msgs)))
+	p.metrics.ConsumerReceived.WithLabelValues(p.cfg.Kafka.RequestTopic).Add(float64(len(msgs)))
 	out := make([]kafka.Message, len(msgs))
 	groups := make(map[string][]int, len(msgs))
 	order := make([]string, 0, len(msgs))
@@ -65,10 +65,10 @@ func (p *pool) handle(ctx context.Context, _ int, msgs []kafka.Message) error {
 		return err
 	}
 	if err := p.writer.WriteMessages(ctx, out...); err != nil {
-		p.metrics.ProducerErrors.WithLabelValues(p.cfg.ResponseTopic).Add(float64(len(out)))
+		p.metrics.ProducerErrors.WithLabelValues(p.cfg.Kafka.ResponseTopic).Add(float64(len(out)))
 		return fmt.Errorf("publish results: %w", err)
 	}
-	p.metrics.ProducerSent.WithLabelValues(p.cfg.ResponseTopic).Add(float64(len(out)))
+	p.metrics.ProducerSent.WithLabelValues(p.cfg.Kafka.ResponseTopic).Add(float64(len(out)))
 	return nil
 }
 
@@ -77,7 +77,7 @@ func (p *pool) handle(ctx context.Context, _ int, msgs []kafka.Message) error {
 func (p *pool) process(ctx context.Context, m *kafka.Message) kafka.Message {
 	req, err := queue.DecodeRequest(m)
 	if err != nil {
-		p.metrics.ConsumerErrors.WithLabelValues(p.cfg.RequestTopic).Inc()
+		p.metrics.ConsumerErrors.WithLabelValues(p.cfg.Kafka.RequestTopic).Inc()
 		p.metrics.DeadLetters.WithLabelValues("undecodable").Inc()
 		p.log.Error("undecodable request dead-lettered", "partition", m.Partition, "offset", m.Offset, "err", err)
 		return p.deadLetter(m, "undecodable", err)
@@ -105,7 +105,7 @@ func (p *pool) process(ctx context.Context, m *kafka.Message) kafka.Message {
 	}
 	p.metrics.ProcessingSeconds.WithLabelValues(metricType(p.registry, req.GetType()), outcome).Observe(end.Sub(start).Seconds())
 	// Keyed by job id: see OperationResult in proto/jobplane/queue/v1.
-	msg, err := queue.EncodeResult(p.cfg.ResponseTopic, []byte(req.GetJobId()), res)
+	msg, err := queue.EncodeResult(p.cfg.Kafka.ResponseTopic, []byte(req.GetJobId()), res)
 	if err != nil { // cannot happen for a well-formed proto; keep the message
 		return p.deadLetter(m, "encode_result", err)
 	}
@@ -179,5 +179,5 @@ func (p *pool) deadLetter(m *kafka.Message, reason string, err error) kafka.Mess
 		kafka.Header{Key: queue.DLQErrorHeader, Value: []byte(err.Error())},
 		kafka.Header{Key: queue.DLQSourceHeader, Value: fmt.Appendf(nil, "%s/%d/%d", m.Topic, m.Partition, m.Offset)},
 	)
-	return kafka.Message{Topic: p.cfg.DLQTopic, Key: m.Key, Value: m.Value, Headers: headers}
+	return kafka.Message{Topic: p.cfg.Kafka.DLQTopic, Key: m.Key, Value: m.Value, Headers: headers}
 }

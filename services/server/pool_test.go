@@ -22,7 +22,7 @@ func setupPool(t *testing.T) (*pool, *handler.Registry) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := &Config{NodeID: "n1", MaxAttempts: 3, HandlerTimeout: time.Second, ResponseTopic: "resp", DLQTopic: "dlq", RequestTopic: "req"}
+	cfg := &Config{NodeID: "n1", MaxAttempts: 3, HandlerTimeout: time.Second, Kafka: queue.Settings{ResponseTopic: "resp", DLQTopic: "dlq", RequestTopic: "req"}}
 	return &pool{cfg: cfg, registry: reg, metrics: telemetry.NewMetrics(), log: slog.New(slog.DiscardHandler),
 		sem: make(chan struct{}, 4), backoffBase: time.Millisecond}, reg
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"sync/atomic"
 	"time"
 
@@ -22,14 +21,10 @@ import (
 // SHUTDOWN_TIMEOUT), publish their results and commit, close the reader,
 // then the writer.
 func Run(ctx context.Context, cfg Config) error {
-	log := cfg.Logger
-	if log == nil {
-		var err error
-		if log, err = telemetry.NewLogger(os.Stderr, cfg.LogFormat, cfg.LogLevel); err != nil {
-			return err
-		}
+	log, err := telemetry.ServiceLogger(cfg.Logger, cfg.LogFormat, cfg.LogLevel, "server-application", cfg.NodeID)
+	if err != nil {
+		return err
 	}
-	log = log.With("service", "server-application", "node_id", cfg.NodeID)
 	metrics := telemetry.NewMetrics()
 
 	registry := cfg.Handlers
@@ -40,11 +35,10 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 
-	topics := queue.JobplaneTopics(cfg.RequestTopic, cfg.ResponseTopic, cfg.DLQTopic, cfg.Partitions, cfg.ReplicationFactor)
-	if err := queue.EnsureTopics(ctx, nil, cfg.KafkaBrokers, topics...); err != nil {
+	if err := queue.EnsureTopics(ctx, nil, cfg.Kafka.Brokers, cfg.Kafka.Topics()...); err != nil {
 		return fmt.Errorf("kafka topics: %w", err)
 	}
-	writer := queue.NewWriter(queue.WriterConfig{Brokers: cfg.KafkaBrokers})
+	writer := queue.NewWriter(queue.WriterConfig{Brokers: cfg.Kafka.Brokers})
 	defer func() {
 		if err := writer.Close(); err != nil {
 			log.Warn("kafka writer close", "err", err)
@@ -53,8 +47,8 @@ func Run(ctx context.Context, cfg Config) error {
 
 	p := &pool{cfg: &cfg, registry: registry, writer: writer, metrics: metrics, log: log,
 		sem: make(chan struct{}, cfg.Concurrency), backoffBase: 100 * time.Millisecond}
-	ccfg := cfg.Consumer
-	ccfg.Brokers, ccfg.GroupID, ccfg.Topic, ccfg.Logger = cfg.KafkaBrokers, cfg.RequestGroup, cfg.RequestTopic, log
+	ccfg := cfg.Kafka.ConsumerFor(cfg.RequestGroup, cfg.Kafka.RequestTopic)
+	ccfg.Logger = log
 	ccfg.ShutdownTimeout = cfg.ShutdownTimeout
 	var assigned atomic.Int64
 	ccfg.OnAssign = func(parts []int) { assigned.Store(int64(len(parts))) }
@@ -88,7 +82,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	ready.Store(true)
 	log.Info("server service started", "admin_addr", lis.Addr().String(), "concurrency", cfg.Concurrency,
-		"types", registry.Types(), "request_topic", cfg.RequestTopic, "group", cfg.RequestGroup)
+		"types", registry.Types(), "request_topic", cfg.Kafka.RequestTopic, "group", cfg.RequestGroup)
 
 	var runErr error
 	select {
