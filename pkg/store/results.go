@@ -53,19 +53,9 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 	for i := range batch {
 		docs[i] = &batch[i]
 	}
-	dup := make([]bool, len(batch))
-	_, err := s.results.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	dup, err := insertNew(ctx, s.results, docs)
 	if err != nil {
-		var bwe mongo.BulkWriteException
-		if !errors.As(err, &bwe) || bwe.WriteConcernError != nil {
-			return st, fmt.Errorf("insert results: %w", err)
-		}
-		for _, we := range bwe.WriteErrors {
-			if !isDuplicateCode(we.Code) || we.Index < 0 || we.Index >= len(batch) {
-				return st, fmt.Errorf("insert results: %w", err)
-			}
-			dup[we.Index] = true
-		}
+		return st, err
 	}
 
 	deltas := map[string]*jobDelta{}
@@ -434,25 +424,17 @@ func (s *Store) adopt(ctx context.Context, claims, msgs []*Result) ([]bool, erro
 	for k := range claims {
 		docs[k] = adoptionDoc{ID: claims[k].ID, JobID: claims[k].JobID, Partition: msgs[k].Partition, Offset: msgs[k].Offset}
 	}
+	dup, err := insertNew(ctx, s.adopted, docs)
+	if err != nil {
+		return nil, err
+	}
 	won := make([]bool, len(claims))
-	for k := range won {
-		won[k] = true
-	}
-	_, err := s.adopted.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
-	if err == nil {
-		return won, nil
-	}
-	var bwe mongo.BulkWriteException
-	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil {
-		return nil, fmt.Errorf("adopt cancellations: %w", err)
-	}
 	var again []int
-	for _, we := range bwe.WriteErrors {
-		if !isDuplicateCode(we.Code) || we.Index < 0 || we.Index >= len(docs) {
-			return nil, fmt.Errorf("adopt cancellations: %w", err)
+	for k, d := range dup {
+		won[k] = !d
+		if d {
+			again = append(again, k)
 		}
-		won[we.Index] = false
-		again = append(again, we.Index)
 	}
 	err = parallel(ctx, len(again), func(ctx context.Context, i int) error {
 		k := again[i]

@@ -212,12 +212,9 @@ func (s *Store) CreateJob(ctx context.Context, n NewJob) (job *Job, ops []Operat
 		}
 		docs[i] = &ops[i]
 	}
-	for start := 0; start < len(docs); start += batchSize {
-		end := min(start+batchSize, len(docs))
-		_, err := s.ops.InsertMany(ctx, docs[start:end], options.InsertMany().SetOrdered(false))
-		if err != nil && !onlyDuplicates(err) {
-			return nil, nil, false, fmt.Errorf("insert operations: %w", err)
-		}
+	// Operations already present come from an interrupted first attempt.
+	if _, err := insertNew(ctx, s.ops, docs); err != nil {
+		return nil, nil, false, err
 	}
 
 	if _, err := s.outbox.InsertOne(ctx, outboxDoc{ID: jobID, CreateTime: now}); err != nil && !mongo.IsDuplicateKeyError(err) {
@@ -431,41 +428,25 @@ func (s *Store) ClaimCancelled(ctx context.Context, id string) (job *Job, cancel
 		return j, nil, nil
 	}
 	now := s.now()
-	for start := int64(0); start < j.Total; start += batchSize {
-		end := min(start+batchSize, j.Total)
-		docs := make([]any, 0, end-start)
-		for i := start; i < end; i++ {
-			docs = append(docs, &Result{
-				ID:           OperationID(id, i),
-				JobID:        id,
-				State:        OpCancelled,
-				Error:        "cancelled by request",
-				CompleteTime: now,
-				Partition:    -1,
-				Offset:       -1,
-			})
+	docs := make([]any, j.Total)
+	for i := range j.Total {
+		docs[i] = &Result{
+			ID:           OperationID(id, i),
+			JobID:        id,
+			State:        OpCancelled,
+			Error:        "cancelled by request",
+			CompleteTime: now,
+			Partition:    -1,
+			Offset:       -1,
 		}
-		won := make([]bool, len(docs))
-		for k := range won {
-			won[k] = true
-		}
-		_, err := s.results.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
-		if err != nil {
-			var bwe mongo.BulkWriteException
-			if !errors.As(err, &bwe) || bwe.WriteConcernError != nil {
-				return nil, nil, fmt.Errorf("insert cancellations: %w", err)
-			}
-			for _, we := range bwe.WriteErrors {
-				if !isDuplicateCode(we.Code) {
-					return nil, nil, fmt.Errorf("insert cancellations: %w", err)
-				}
-				won[we.Index] = false
-			}
-		}
-		for k, ok := range won {
-			if ok {
-				cancelled = append(cancelled, docs[k].(*Result).ID)
-			}
+	}
+	dup, err := insertNew(ctx, s.results, docs)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, d := range dup {
+		if !d {
+			cancelled = append(cancelled, docs[i].(*Result).ID)
 		}
 	}
 	return j, cancelled, nil
@@ -473,19 +454,30 @@ func (s *Store) ClaimCancelled(ctx context.Context, id string) (job *Job, cancel
 
 func byID(id string) bson.D { return bson.D{{Key: "_id", Value: id}} }
 
-// onlyDuplicates reports whether err is a bulk write error made only of
-// duplicate-key errors (documents already present).
-func onlyDuplicates(err error) bool {
-	var bwe mongo.BulkWriteException
-	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
-		return false
-	}
-	for _, we := range bwe.WriteErrors {
-		if !isDuplicateCode(we.Code) {
-			return false
+// insertNew inserts docs with unordered InsertMany calls of at most
+// batchSize documents and reports which ones already existed (duplicate
+// `_id`); any other write error fails the call. Inserting by a unique `_id`
+// is how every "first one wins" decision of the store is made.
+func insertNew(ctx context.Context, coll *mongo.Collection, docs []any) (dup []bool, err error) {
+	dup = make([]bool, len(docs))
+	for start := 0; start < len(docs); start += batchSize {
+		chunk := docs[start:min(start+batchSize, len(docs))]
+		_, err := coll.InsertMany(ctx, chunk, options.InsertMany().SetOrdered(false))
+		if err == nil {
+			continue
+		}
+		var bwe mongo.BulkWriteException
+		if !errors.As(err, &bwe) || bwe.WriteConcernError != nil {
+			return nil, fmt.Errorf("insert into %s: %w", coll.Name(), err)
+		}
+		for _, we := range bwe.WriteErrors {
+			if !isDuplicateCode(we.Code) || we.Index < 0 || we.Index >= len(chunk) {
+				return nil, fmt.Errorf("insert into %s: %w", coll.Name(), err)
+			}
+			dup[start+we.Index] = true
 		}
 	}
-	return true
+	return dup, nil
 }
 
 func isDuplicateCode(code int) bool { return code == 11000 || code == 11001 || code == 12582 }
