@@ -29,11 +29,12 @@ func setup(t *testing.T) (brokers []string, topic string) {
 	return s.KafkaBrokers(), topic
 }
 
-func testConsumer(brokers []string, topic, group string, h queue.BatchHandler) *queue.Consumer {
+// testConsumer is a consumer with the short group timings tests need.
+func testConsumer(brokers []string, topic, group string, shutdown time.Duration, h queue.BatchHandler) *queue.Consumer {
 	return queue.NewConsumer(queue.ConsumerConfig{
 		Brokers: brokers, Topic: topic, GroupID: group, MaxBatch: 50,
 		HeartbeatInterval: 100 * time.Millisecond, SessionTimeout: time.Second, RebalanceTimeout: time.Second,
-		JoinGroupBackoff: 100 * time.Millisecond, MaxWait: 100 * time.Millisecond, ShutdownTimeout: 5 * time.Second,
+		JoinGroupBackoff: 100 * time.Millisecond, MaxWait: 100 * time.Millisecond, ShutdownTimeout: shutdown,
 	}, h)
 }
 
@@ -99,7 +100,7 @@ func TestConsumerOrderRetryAndRedelivery(t *testing.T) {
 		}
 		return nil
 	}
-	c := testConsumer(brokers, topic, "g1", handler)
+	c := testConsumer(brokers, topic, "g1", 5*time.Second, handler)
 	if err := c.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +118,7 @@ func TestConsumerOrderRetryAndRedelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := make(chan string, 100)
-	c2 := testConsumer(brokers, topic, "g1", func(_ context.Context, _ int, batch []kafka.Message) error {
+	c2 := testConsumer(brokers, topic, "g1", 5*time.Second, func(_ context.Context, _ int, batch []kafka.Message) error {
 		for _, m := range batch {
 			got <- string(m.Value)
 		}
@@ -148,11 +149,7 @@ func TestConsumerRedeliversUncommitted(t *testing.T) {
 	entered := make(chan struct{})
 	// The first member never finishes its batch before it is stopped with a
 	// hard deadline, so it commits nothing.
-	c1 := queue.NewConsumer(queue.ConsumerConfig{
-		Brokers: brokers, Topic: topic, GroupID: "g2",
-		HeartbeatInterval: 100 * time.Millisecond, SessionTimeout: time.Second, RebalanceTimeout: time.Second,
-		JoinGroupBackoff: 100 * time.Millisecond, MaxWait: 100 * time.Millisecond, ShutdownTimeout: 200 * time.Millisecond,
-	}, func(ctx context.Context, _ int, _ []kafka.Message) error {
+	c1 := testConsumer(brokers, topic, "g2", 200*time.Millisecond, func(ctx context.Context, _ int, _ []kafka.Message) error {
 		close(entered)
 		<-ctx.Done()
 		return ctx.Err()
@@ -163,7 +160,7 @@ func TestConsumerRedeliversUncommitted(t *testing.T) {
 	<-entered
 	c1.Stop()
 	got := make(chan string, 1)
-	c2 := testConsumer(brokers, topic, "g2", func(_ context.Context, _ int, batch []kafka.Message) error {
+	c2 := testConsumer(brokers, topic, "g2", 5*time.Second, func(_ context.Context, _ int, batch []kafka.Message) error {
 		select {
 		case got <- string(batch[0].Value):
 		default:
