@@ -3,6 +3,8 @@ package e2e
 import (
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -15,28 +17,26 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// seed is the seed's demo file and its results.
-var seed = []struct{ request, result string }{
-	{"69", "69"},
-	{"1 + 2 + 3 - 7 * 2", "-8"},
-	{"34 * 2 + 1", "69"},
-	{"6 - 14 + 5", "-3"},
-	{"-8 + 5", "-3"},
-	{"1 + 2 + 3 - 14 + 5", "-3"},
-	{"-3", "-3"},
-	{"68 + 1", "69"},
-	{"3 / 4 + 1", "1"},
-	{"0 * 3 + 4 - 1 + 5 * 39", "198"},
+// seedResults are the results of the seed's demo file,
+// deploy/examples/operations.txt (the file `make
+// api-create-job-with-multiple-operations` posts), line by line.
+var seedResults = []string{"69", "-8", "69", "-3", "-3", "-3", "-3", "69", "1", "198"}
+
+// readExample returns the lines of a file in deploy/examples.
+func readExample(t *testing.T, name string) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "deploy", "examples", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
 }
 
 func TestPipeline(t *testing.T) {
 	s := startStack(t, 1, 2)
 
 	t.Run("seed table over REST with CRLF", func(t *testing.T) {
-		lines := make([]string, len(seed))
-		for i, c := range seed {
-			lines[i] = c.request
-		}
+		lines := readExample(t, "operations.txt")
 		job := s.createText(t, strings.Join(lines, "\r\n")+"\r\n")
 		if job.TotalOperations != 10 || job.State != "JOB_STATE_PENDING" {
 			t.Fatalf("created job = %+v", job)
@@ -46,12 +46,12 @@ func TestPipeline(t *testing.T) {
 			t.Fatalf("job = %+v", done)
 		}
 		ops := s.operations(t, job.ID)
-		if len(ops) != len(seed) {
+		if len(ops) != len(seedResults) {
 			t.Fatalf("%d operations", len(ops))
 		}
 		for i, op := range ops {
-			if op.Index != i || op.Request != seed[i].request || op.Result != seed[i].result || op.State != "OPERATION_STATE_SUCCEEDED" {
-				t.Errorf("operation %d = %+v, want result %s", i, op, seed[i].result)
+			if op.Index != i || op.Request != lines[i] || op.Result != seedResults[i] || op.State != "OPERATION_STATE_SUCCEEDED" {
+				t.Errorf("operation %d = %+v, want result %s", i, op, seedResults[i])
 			}
 		}
 		// Get one operation.
