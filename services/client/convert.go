@@ -23,24 +23,6 @@ var opStates = map[store.OpState]jobsv1.OperationState{
 	store.OpCancelled: jobsv1.OperationState_OPERATION_STATE_CANCELLED,
 }
 
-func jobStateFromProto(s jobsv1.JobState) store.JobState {
-	for k, v := range jobStates {
-		if v == s {
-			return k
-		}
-	}
-	return ""
-}
-
-func opStateFromProto(s jobsv1.OperationState) store.OpState {
-	for k, v := range opStates {
-		if v == s {
-			return k
-		}
-	}
-	return ""
-}
-
 func ts(t time.Time) *timestamppb.Timestamp {
 	if t.IsZero() {
 		return nil

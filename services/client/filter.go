@@ -11,12 +11,13 @@ import (
 // parseStateFilter parses the AIP-160 subset the List methods accept:
 // `state = X` terms joined by OR, X an enum value name with or without its
 // prefix, case-insensitive, optionally quoted. An empty filter matches all.
-func parseStateFilter(filter, enumPrefix string, names map[string]int32) ([]int32, error) {
+// Stored states are the enum names without prefix, in lower case.
+func parseStateFilter[S ~string](filter, enumPrefix string, names map[string]int32) ([]S, error) {
 	filter = strings.TrimSpace(filter)
 	if filter == "" {
 		return nil, nil
 	}
-	var out []int32
+	var out []S
 	for _, term := range strings.Split(filter, " OR ") {
 		field, value, ok := strings.Cut(term, "=")
 		if !ok || strings.TrimSpace(field) != "state" {
@@ -24,35 +25,18 @@ func parseStateFilter(filter, enumPrefix string, names map[string]int32) ([]int3
 		}
 		v := strings.ToUpper(strings.Trim(strings.TrimSpace(value), `"'`))
 		v = strings.TrimPrefix(v, enumPrefix)
-		n, ok := names[enumPrefix+v]
-		if !ok || n == 0 {
+		if n, ok := names[enumPrefix+v]; !ok || n == 0 {
 			return nil, fmt.Errorf("unknown state %q", strings.TrimSpace(value))
 		}
-		out = append(out, n)
+		out = append(out, S(strings.ToLower(v)))
 	}
 	return out, nil
 }
 
 func jobStatesFilter(filter string) ([]store.JobState, error) {
-	vals, err := parseStateFilter(filter, "JOB_STATE_", jobsv1.JobState_value)
-	if err != nil {
-		return nil, err
-	}
-	var out []store.JobState
-	for _, v := range vals {
-		out = append(out, jobStateFromProto(jobsv1.JobState(v)))
-	}
-	return out, nil
+	return parseStateFilter[store.JobState](filter, "JOB_STATE_", jobsv1.JobState_value)
 }
 
 func opStatesFilter(filter string) ([]store.OpState, error) {
-	vals, err := parseStateFilter(filter, "OPERATION_STATE_", jobsv1.OperationState_value)
-	if err != nil {
-		return nil, err
-	}
-	var out []store.OpState
-	for _, v := range vals {
-		out = append(out, opStateFromProto(jobsv1.OperationState(v)))
-	}
-	return out, nil
+	return parseStateFilter[store.OpState](filter, "OPERATION_STATE_", jobsv1.OperationState_value)
 }

@@ -1,6 +1,7 @@
 package client
 
 import (
+	jobsv1 "github.com/jobplane/jobplane/pkg/gen/jobplane/jobs/v1"
 	"strings"
 	"testing"
 )
@@ -113,4 +114,28 @@ func FuzzStateFilter(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Every enum state maps to a store state that the store's mappings know, so
+// the filter's lower-case convention cannot drift from the store.
+func TestStateFilterCoversEveryState(t *testing.T) {
+	t.Parallel()
+	for name, n := range jobsv1.JobState_value {
+		if n == 0 {
+			continue
+		}
+		got, err := jobStatesFilter("state=" + name)
+		if err != nil || len(got) != 1 || jobStates[got[0]] != jobsv1.JobState(n) {
+			t.Errorf("%s -> %v, %v", name, got, err)
+		}
+	}
+	for name, n := range jobsv1.OperationState_value {
+		if n == 0 {
+			continue
+		}
+		got, err := opStatesFilter("state=" + name)
+		if err != nil || len(got) != 1 || opStates[got[0]] != jobsv1.OperationState(n) {
+			t.Errorf("%s -> %v, %v", name, got, err)
+		}
+	}
 }
