@@ -79,7 +79,8 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("index mongodb collections: %w", err)
 	}
 	brokers := stack.KafkaBrokers()
-	// Create the topics once, before the services race to do it.
+	// Services ensure their topics at start-up; creating them here too makes
+	// the infrastructure-only mode (--clients 0 --servers 0) ready for tools.
 	topics := queue.JobplaneTopics(queue.RequestTopic, queue.ResponseTopic, queue.DLQTopic, 60, 3)
 	if err := queue.EnsureTopics(ctx, nil, brokers, topics...); err != nil {
 		return fmt.Errorf("create topics: %w", err)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -123,7 +124,12 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	s.done = make(chan error, 1)
 	go func() { s.done <- f.Run(runCtx) }()
 	s.mongoURI = f.MongoDBURI()
-	if err := waitTCP(ctx, hostOf(s.mongoURI)); err != nil {
+	u, err := url.Parse(s.mongoURI)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("ferretdb uri %q: %w", s.mongoURI, err)
+	}
+	if err := waitTCP(ctx, u.Host); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("ferretdb not reachable: %w", err)
 	}
@@ -174,18 +180,6 @@ func resolvePorts(ports []int) ([]int, error) {
 		_ = l.Close()
 	}
 	return out, nil
-}
-
-func hostOf(uri string) string {
-	// mongodb://host:port/
-	const prefix = "mongodb://"
-	h := uri[len(prefix):]
-	for i := range len(h) {
-		if h[i] == '/' || h[i] == '?' {
-			return h[:i]
-		}
-	}
-	return h
 }
 
 func waitTCP(ctx context.Context, addr string) error {

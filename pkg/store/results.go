@@ -11,10 +11,17 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
+// Applied is the number of results counted in their jobs.
+func (st ApplyStats) Applied() int {
+	n := 0
+	for _, c := range st.ByState {
+		n += c
+	}
+	return n
+}
+
 // ApplyStats tells what ApplyResults did with a batch.
 type ApplyStats struct {
-	// Applied results became their operation's terminal state.
-	Applied int
 	// Duplicates were dropped because the operation already had an outcome
 	// (a redelivery, or a late result after cancellation).
 	Duplicates int
@@ -119,7 +126,6 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 		if err != nil {
 			return st, fmt.Errorf("update job counters: %w", err)
 		}
-		st.Applied += int(counted)
 		if st.ByState == nil {
 			st.ByState = map[OpState]int{}
 		}

@@ -34,7 +34,6 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
@@ -52,8 +51,6 @@ type Config struct {
 	Database string
 	// Timeout for connecting and for server selection; default 10s.
 	Timeout time.Duration
-	// Monitor, when set, observes every command (used for tracing).
-	Monitor *event.CommandMonitor
 }
 
 // Store is the MongoDB persistence of jobplane. It is safe for concurrent use.
@@ -86,9 +83,6 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		SetWriteConcern(writeconcern.Majority()).
 		SetServerSelectionTimeout(timeout).
 		SetConnectTimeout(timeout)
-	if cfg.Monitor != nil {
-		opts.SetMonitor(cfg.Monitor)
-	}
 	client, err := mongo.Connect(opts)
 	if err != nil {
 		return nil, fmt.Errorf("connect to mongodb: %w", err)

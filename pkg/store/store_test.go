@@ -190,8 +190,8 @@ func TestApplyResultsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Applied != 2 {
-		t.Fatalf("applied = %d, want 2", st.Applied)
+	if st.Applied() != 2 {
+		t.Fatalf("applied = %d, want 2", st.Applied())
 	}
 	// Redelivery of the same results, and a different late outcome.
 	st, err = s.ApplyResults(ctx, []store.Result{
@@ -201,7 +201,7 @@ func TestApplyResultsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Applied != 0 || st.Duplicates != 2 {
+	if st.Applied() != 0 || st.Duplicates != 2 {
 		t.Fatalf("redelivery stats = %+v", st)
 	}
 	got, _ := s.GetJob(ctx, j.ID)
@@ -220,7 +220,7 @@ func TestApplyResultsIdempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, err = s.ApplyResults(ctx, []store.Result{crashed})
-	if err != nil || st.Applied != 1 {
+	if err != nil || st.Applied() != 1 {
 		t.Fatalf("replay after crash: %+v %v", st, err)
 	}
 	if len(st.Completed) != 1 || st.Completed[0].ID != j.ID {
@@ -228,7 +228,7 @@ func TestApplyResultsIdempotent(t *testing.T) {
 	}
 	// The same message delivered once more is already counted.
 	st, err = s.ApplyResults(ctx, []store.Result{crashed})
-	if err != nil || st.Applied != 0 || st.Duplicates != 1 {
+	if err != nil || st.Applied() != 0 || st.Duplicates != 1 {
 		t.Fatalf("second replay: %+v %v", st, err)
 	}
 	got, _ = s.GetJob(ctx, j.ID)
@@ -244,7 +244,7 @@ func TestApplyResultsIdempotent(t *testing.T) {
 	}
 	// A result arriving after completion changes nothing.
 	st, err = s.ApplyResults(ctx, []store.Result{result(ops[2].ID, store.OpSucceeded, "x")})
-	if err != nil || st.Applied != 0 {
+	if err != nil || st.Applied() != 0 {
 		t.Fatalf("after completion: %+v %v", st, err)
 	}
 }
@@ -269,11 +269,11 @@ func TestCancel(t *testing.T) {
 	}
 	// A late result racing the cancellation loses.
 	st, err := s.ApplyResults(ctx, []store.Result{result(ops[1].ID, store.OpSucceeded, "2")})
-	if err != nil || st.Applied != 1 || st.ByState[store.OpCancelled] != 1 {
+	if err != nil || st.Applied() != 1 || st.ByState[store.OpCancelled] != 1 {
 		t.Fatalf("late result: %+v %v", st, err)
 	}
 	st, err = s.ApplyResults(ctx, []store.Result{result(ops[1].ID, store.OpCancelled, ""), result(ops[2].ID, store.OpCancelled, "")})
-	if err != nil || st.Applied != 1 || st.Duplicates != 1 {
+	if err != nil || st.Applied() != 1 || st.Duplicates != 1 {
 		t.Fatalf("cancellations: %+v %v", st, err)
 	}
 	got, _ := s.GetJob(ctx, j.ID)
