@@ -128,13 +128,8 @@ func TestConsumerOrderRetryAndRedelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c2.Stop()
-	select {
-	case v := <-got:
-		if v != "999" {
-			t.Fatalf("after commit the group re-read %q", v)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("new message not consumed")
+	if v := receive(t, got, "the new message"); v != "999" {
+		t.Fatalf("after commit the group re-read %q", v)
 	}
 }
 
@@ -171,12 +166,19 @@ func TestConsumerRedeliversUncommitted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c2.Stop()
+	if v := receive(t, got, "the uncommitted message"); v != "v" {
+		t.Fatalf("redelivered %q", v)
+	}
+}
+
+// receive waits (at most 30s) for the first value a consumer reports.
+func receive(t *testing.T, got <-chan string, what string) string {
+	t.Helper()
 	select {
 	case v := <-got:
-		if v != "v" {
-			t.Fatalf("redelivered %q", v)
-		}
+		return v
 	case <-time.After(30 * time.Second):
-		t.Fatal("uncommitted message was not redelivered")
+		t.Fatalf("%s was not consumed", what)
+		return ""
 	}
 }
