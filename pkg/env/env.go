@@ -6,25 +6,51 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 )
 
 // Reader reads variables through Lookup (os.LookupEnv by default) and
-// collects parse errors.
+// collects parse errors. It remembers the name of every variable it was
+// asked for (Names), so a test can check that a deployment sets them all.
 type Reader struct {
 	Lookup func(string) (string, bool)
 	errs   []error
+	names  map[string]struct{}
 }
 
 // New returns a Reader over the process environment.
 func New() *Reader { return &Reader{Lookup: os.LookupEnv} }
 
+// FromMap returns a Reader over vars instead of the process environment.
+func FromMap(vars map[string]string) *Reader {
+	return &Reader{Lookup: func(name string) (string, bool) {
+		v, ok := vars[name]
+		return v, ok
+	}}
+}
+
+// Names returns, sorted, the name of every variable read so far, whether or
+// not it was set.
+func (r *Reader) Names() []string {
+	out := make([]string, 0, len(r.names))
+	for n := range r.names {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // Err returns every error collected so far.
 func (r *Reader) Err() error { return errors.Join(r.errs...) }
 
 func (r *Reader) get(name string) (string, bool) {
+	if r.names == nil {
+		r.names = make(map[string]struct{})
+	}
+	r.names[name] = struct{}{}
 	v, ok := r.Lookup(name)
 	if !ok || strings.TrimSpace(v) == "" {
 		return "", false

@@ -39,8 +39,11 @@ type Config struct {
 }
 
 // ConfigFromEnv reads the configuration from the environment.
-func ConfigFromEnv() (Config, error) {
-	r := env.New()
+func ConfigFromEnv() (Config, error) { return ConfigFromReader(env.New()) }
+
+// ConfigFromReader reads the configuration through r (deploy tests use it to
+// list every variable read).
+func ConfigFromReader(r *env.Reader) (Config, error) {
 	c := Config{
 		NodeID:              r.String("NODE_ID", env.Hostname()),
 		GRPCAddr:            r.String("GRPC_ADDR", ":50051"),
