@@ -19,6 +19,11 @@
 //   - outbox      `_id` = job id: jobs whose operations may not all be in
 //     Kafka yet; deleted once they are, scanned by the relay; small
 //   - adoptions   `_id` = operation id: which message counted a cancellation
+//     (or a relay failure) claim
+//   - dispatches  `_id` = job id: the relay's latest re-dispatch of a job;
+//     small (stalled jobs only)
+//   - leases      `_id` = `{name}/{term}`: which client instance runs the
+//     relay; one tiny document per handover
 //
 // No secondary indexes are needed. Listing jobs scans and sorts by `_id`.
 package store
@@ -41,7 +46,7 @@ import (
 )
 
 // Collections are the collections the store uses.
-var Collections = []string{"jobs", "jobs_active", "operations", "results", "requests", "outbox", "adoptions"}
+var Collections = []string{"jobs", "jobs_active", "operations", "results", "requests", "outbox", "adoptions", "dispatches", "leases"}
 
 // Config configures the store.
 type Config struct {
@@ -64,7 +69,10 @@ type Store struct {
 	results  *mongo.Collection
 	requests *mongo.Collection
 	outbox   *mongo.Collection
-	now      func() time.Time
+	// dispatches and leases serve the relay (relay.go, lease.go).
+	dispatches *mongo.Collection
+	leases     *mongo.Collection
+	now        func() time.Time
 }
 
 // batchSize bounds the number of documents per InsertMany/BulkWrite call.
@@ -100,16 +108,18 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 func New(client *mongo.Client, database string) *Store {
 	db := client.Database(database)
 	return &Store{
-		client:   client,
-		db:       db,
-		jobs:     db.Collection("jobs"),
-		active:   db.Collection("jobs_active"),
-		adopted:  db.Collection("adoptions"),
-		ops:      db.Collection("operations"),
-		results:  db.Collection("results"),
-		requests: db.Collection("requests"),
-		outbox:   db.Collection("outbox"),
-		now:      func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) },
+		client:     client,
+		db:         db,
+		jobs:       db.Collection("jobs"),
+		active:     db.Collection("jobs_active"),
+		adopted:    db.Collection("adoptions"),
+		ops:        db.Collection("operations"),
+		results:    db.Collection("results"),
+		requests:   db.Collection("requests"),
+		outbox:     db.Collection("outbox"),
+		dispatches: db.Collection("dispatches"),
+		leases:     db.Collection("leases"),
+		now:        func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) },
 	}
 }
 
@@ -409,11 +419,10 @@ func (s *Store) DeleteJob(ctx context.Context, id string) error {
 
 // ClaimCancelled makes every operation of the job that has no outcome yet
 // CANCELLED, by inserting its CANCELLED result (the unique `_id` makes this
-// race-free against results being applied). It returns the ids of the
-// operations it cancelled. The claims are not counted here: the caller sends
+// race-free against results being applied). It returns the claims it won. The claims are not counted here: the caller sends
 // them through the response topic to the single writer of the job's counters
 // (see Job), which counts them as uncounted duplicates.
-func (s *Store) ClaimCancelled(ctx context.Context, id string) (job *Job, cancelled []string, err error) {
+func (s *Store) ClaimCancelled(ctx context.Context, id string) (job *Job, cancelled []Result, err error) {
 	j, err := s.GetJob(ctx, id)
 	if err != nil {
 		return nil, nil, err
@@ -421,27 +430,13 @@ func (s *Store) ClaimCancelled(ctx context.Context, id string) (job *Job, cancel
 	if j.Done() >= j.Total {
 		return j, nil, nil
 	}
-	now := s.now()
-	docs := make([]any, j.Total)
+	ids := make([]string, j.Total)
 	for i := range j.Total {
-		docs[i] = &Result{
-			ID:           OperationID(id, i),
-			JobID:        id,
-			State:        OpCancelled,
-			Error:        "cancelled by request",
-			CompleteTime: now,
-			Partition:    -1,
-			Offset:       -1,
-		}
+		ids[i] = OperationID(id, i)
 	}
-	dup, err := insertNew(ctx, s.results, docs)
+	cancelled, err = s.claim(ctx, ids, Result{JobID: id, State: OpCancelled, Error: "cancelled by request"})
 	if err != nil {
 		return nil, nil, err
-	}
-	for i, d := range dup {
-		if !d {
-			cancelled = append(cancelled, docs[i].(*Result).ID)
-		}
 	}
 	return j, cancelled, nil
 }

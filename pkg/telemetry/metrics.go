@@ -30,6 +30,14 @@ type Metrics struct {
 	// ResultLatencySeconds is submit-to-applied latency, by outcome.
 	ResultLatencySeconds *prometheus.HistogramVec // {outcome}
 	DeadLetters          *prometheus.CounterVec   // {reason}
+
+	// RelayRepublished counts messages the outbox relay sent again, by
+	// reason (unpublished, no_result, uncounted_outcome).
+	RelayRepublished *prometheus.CounterVec // {reason}
+	// RelayFailed counts operations the relay failed after too many dispatches.
+	RelayFailed prometheus.Counter
+	// RelayLeader is 1 on the client instance holding the relay lease.
+	RelayLeader prometheus.Gauge
 }
 
 // NewMetrics registers the metrics of a service on a fresh registry with the
@@ -74,10 +82,20 @@ func NewMetrics() *Metrics {
 		DeadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "jobplane_dead_letters_total", Help: "Messages sent to the dead-letter topic, by reason.",
 		}, []string{"reason"}),
+		RelayRepublished: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jobplane_relay_republished_total", Help: "Messages the outbox relay published again, by reason.",
+		}, []string{"reason"}),
+		RelayFailed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "jobplane_relay_failed_operations_total", Help: "Operations failed by the relay after too many dispatches without a result.",
+		}),
+		RelayLeader: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "jobplane_relay_leader", Help: "1 if this client instance holds the relay lease.",
+		}),
 	}
 	r.MustRegister(m.ConsumerReceived, m.ConsumerErrors, m.ProducerSent, m.ProducerErrors,
 		m.JobsCreated, m.OperationsCreated, m.OperationsFinished, m.DuplicateResults,
-		m.ProcessingSeconds, m.ResultLatencySeconds, m.DeadLetters)
+		m.ProcessingSeconds, m.ResultLatencySeconds, m.DeadLetters,
+		m.RelayRepublished, m.RelayFailed, m.RelayLeader)
 	return m
 }
 

@@ -4,11 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
+	"strconv"
 	"time"
 
+	"github.com/jobplane/jobplane/pkg/auth"
 	"github.com/jobplane/jobplane/pkg/env"
 	"github.com/jobplane/jobplane/pkg/queue"
+	"github.com/jobplane/jobplane/pkg/tlsconfig"
 )
 
 // Config configures the client service. ConfigFromEnv documents the
@@ -32,6 +36,21 @@ type Config struct {
 	OperationTypes      []string // OPERATION_TYPES accepted at submission, default expr,encrypt; "*" accepts any
 
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT, default 15s
+
+	// TLS of the gRPC and REST listeners (TLS_CERT, TLS_KEY, TLS_CLIENT_CA;
+	// see package tlsconfig). Off by default.
+	TLS tlsconfig.Files
+	// RateLimit is the calls per second allowed per bearer token
+	// (RATE_LIMIT, default 0 = no limit; fractions allowed) and
+	// RateLimitBurst its bucket size (RATE_LIMIT_BURST, default twice the
+	// rate, at least 1).
+	RateLimit      float64
+	RateLimitBurst int
+	// MaxInflight bounds the unary API calls running at once; more are
+	// refused with RESOURCE_EXHAUSTED (MAX_INFLIGHT_REQUESTS, default 1024).
+	MaxInflight int
+
+	Relay RelayConfig // RELAY_* (see RelayConfigFromEnv)
 
 	LogFormat string // LOG_FORMAT json|text
 	LogLevel  string // LOG_LEVEL
@@ -58,10 +77,23 @@ func ConfigFromReader(r *env.Reader) (Config, error) {
 		MaxRequestBytes:     r.Int("MAX_OPERATION_REQUEST_BYTES", 64<<10),
 		OperationTypes:      r.List("OPERATION_TYPES", []string{"expr", "encrypt"}),
 		ShutdownTimeout:     r.Duration("SHUTDOWN_TIMEOUT", 15*time.Second),
+		TLS:                 tlsconfig.FromEnv(r),
+		RateLimitBurst:      r.Int("RATE_LIMIT_BURST", 0),
+		MaxInflight:         r.Int("MAX_INFLIGHT_REQUESTS", 1024),
+		Relay:               RelayConfigFromEnv(r),
 		LogFormat:           r.String("LOG_FORMAT", "json"),
 		LogLevel:            r.String("LOG_LEVEL", "info"),
 	}
-	if err := r.Err(); err != nil {
+	var rateErr error
+	if v := r.String("RATE_LIMIT", "0"); v != "0" {
+		if c.RateLimit, rateErr = strconv.ParseFloat(v, 64); rateErr != nil {
+			rateErr = fmt.Errorf("RATE_LIMIT=%q: not a number (requests per second per token)", v)
+		}
+	}
+	if c.RateLimitBurst == 0 && c.RateLimit > 0 {
+		c.RateLimitBurst = auth.DefaultBurst(c.RateLimit)
+	}
+	if err := errors.Join(r.Err(), rateErr); err != nil {
 		return c, err
 	}
 	return c, c.validate()
@@ -77,7 +109,7 @@ func (c *Config) validate() error {
 			errs = append(errs, fmt.Errorf("%s=%q: %w", name, addr, err))
 		}
 	}
-	errs = append(errs, c.Kafka.Validate())
+	errs = append(errs, c.Kafka.Validate(), c.Relay.validate())
 	if c.MongoURI == "" {
 		errs = append(errs, errors.New("MONGODB_URI is required"))
 	}
@@ -89,6 +121,16 @@ func (c *Config) validate() error {
 	}
 	if c.MaxRequestBytes < 1 {
 		errs = append(errs, fmt.Errorf("MAX_OPERATION_REQUEST_BYTES=%d: want >= 1", c.MaxRequestBytes))
+	}
+	errs = append(errs, c.TLS.Validate())
+	if c.RateLimit < 0 || math.IsNaN(c.RateLimit) || math.IsInf(c.RateLimit, 0) {
+		errs = append(errs, fmt.Errorf("RATE_LIMIT=%g: want >= 0 (0 = no limit)", c.RateLimit))
+	}
+	if c.RateLimit > 0 && c.RateLimitBurst < 1 {
+		errs = append(errs, fmt.Errorf("RATE_LIMIT_BURST=%d: want >= 1", c.RateLimitBurst))
+	}
+	if c.MaxInflight < 1 {
+		errs = append(errs, fmt.Errorf("MAX_INFLIGHT_REQUESTS=%d: want >= 1", c.MaxInflight))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("SHUTDOWN_TIMEOUT=%s: want > 0", c.ShutdownTimeout))

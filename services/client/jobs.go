@@ -58,11 +58,20 @@ func (s *jobService) CreateJob(ctx context.Context, req *jobsv1.CreateJobRequest
 		s.log.InfoContext(ctx, "job created", "job_id", job.ID, "operations", len(ops))
 		// The job is durable: a failure to publish now is repaired by the
 		// relay, so it does not fail the call.
-		if err := s.publisher.publishJob(ctx, job, ops, 1); err != nil {
+		if err := s.publish(ctx, job, ops); err != nil {
 			s.log.WarnContext(ctx, "publish deferred to relay", "job_id", job.ID, "err", err)
 		}
 	}
 	return &jobsv1.CreateJobResponse{Job: jobToProto(job), OperationsCreated: int32(job.Total)}, nil
+}
+
+// publish sends a new job's operations and then deletes its outbox entry.
+// If it fails or the process dies first, the relay publishes the job.
+func (s *jobService) publish(ctx context.Context, job *store.Job, ops []store.Operation) error {
+	if err := s.publisher.publishOperations(ctx, job, ops, 1); err != nil {
+		return err
+	}
+	return s.store.MarkPublished(ctx, job.ID)
 }
 
 func (s *jobService) validateCreate(ctx context.Context, req *jobsv1.CreateJobRequest) (store.NewJob, error) {
@@ -223,23 +232,24 @@ func (s *jobService) CancelJob(ctx context.Context, req *jobsv1.CancelJobRequest
 	if err := checkJobID("id", req.GetId()); err != nil {
 		return nil, err
 	}
-	before, cancelled, err := s.store.ClaimCancelled(ctx, req.GetId())
+	before, claims, err := s.store.ClaimCancelled(ctx, req.GetId())
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, &notFoundError{reason: "JOB_NOT_FOUND", resource: "job", id: req.GetId()}
 		}
 		return nil, err
 	}
-	if len(cancelled) == 0 {
+	if len(claims) == 0 {
 		return &jobsv1.CancelJobResponse{Job: jobToProto(before)}, nil
 	}
 	// The operations are CANCELLED now; the owner of the job's counters
 	// counts them when the cancellations arrive through the response topic.
-	if err := s.publisher.publishCancellations(ctx, before.ID, cancelled); err != nil {
+	// If this publish fails, the relay sends them once the job stalls.
+	if err := s.publisher.publishClaims(ctx, before.ID, claims); err != nil {
 		return nil, fmt.Errorf("%w: publish cancellations: %v", errUnavailable, err)
 	}
-	s.log.InfoContext(ctx, "job cancelled", "job_id", before.ID, "cancelled", len(cancelled))
-	j := s.awaitDone(ctx, before, before.Done()+int64(len(cancelled)))
+	s.log.InfoContext(ctx, "job cancelled", "job_id", before.ID, "cancelled", len(claims))
+	j := s.awaitDone(ctx, before, before.Done()+int64(len(claims)))
 	return &jobsv1.CancelJobResponse{Job: jobToProto(j)}, nil
 }
 

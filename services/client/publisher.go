@@ -35,9 +35,9 @@ func messageKey(op *store.Operation) []byte {
 	return []byte(op.ID)
 }
 
-// publishJob writes the operations to Kafka (acks=all) and then marks the
-// job published.
-func (p *publisher) publishJob(ctx context.Context, job *store.Job, ops []store.Operation, attempt int32) error {
+// publishOperations writes the operations of job to the request topic
+// (acks=all) as dispatch number attempt (1 = the first, by CreateJob).
+func (p *publisher) publishOperations(ctx context.Context, job *store.Job, ops []store.Operation, attempt int32) error {
 	submit := timestamppb.New(job.CreateTime)
 	msgs := make([]kafka.Message, 0, min(len(ops), publishChunk))
 	for start := 0; start < len(ops); start += publishChunk {
@@ -49,7 +49,7 @@ func (p *publisher) publishJob(ctx context.Context, job *store.Job, ops []store.
 				OperationId:  op.ID,
 				Type:         op.Type,
 				Request:      op.Request,
-				Attempt:      attempt + op.Attempts,
+				Attempt:      attempt,
 				PartitionKey: op.PartitionKey,
 				SubmitTime:   submit,
 			})
@@ -58,36 +58,49 @@ func (p *publisher) publishJob(ctx context.Context, job *store.Job, ops []store.
 			}
 			msgs = append(msgs, m)
 		}
-		if err := p.writer.WriteMessages(ctx, msgs...); err != nil {
-			p.metrics.ProducerErrors.WithLabelValues(p.topic).Add(float64(len(msgs)))
+		if err := p.write(ctx, p.topic, msgs); err != nil {
 			return fmt.Errorf("publish operations: %w", err)
 		}
-		p.metrics.ProducerSent.WithLabelValues(p.topic).Add(float64(len(msgs)))
 	}
-	return p.store.MarkPublished(ctx, job.ID)
+	return nil
 }
 
-// publishCancellations sends a CANCELLED result per cancelled operation to
-// the response topic, keyed by the job id like every result.
-func (p *publisher) publishCancellations(ctx context.Context, jobID string, opIDs []string) error {
-	now := timestamppb.Now()
-	for start := 0; start < len(opIDs); start += publishChunk {
-		msgs := make([]kafka.Message, 0, min(len(opIDs)-start, publishChunk))
-		for _, id := range opIDs[start:min(start+publishChunk, len(opIDs))] {
+// publishClaims sends one result message per outcome that the client
+// service stored itself (a cancellation, or a failure decided by the relay)
+// to the response topic, keyed by the job id like every result, so that the
+// job's single counter writer counts it.
+func (p *publisher) publishClaims(ctx context.Context, jobID string, claims []store.Result) error {
+	for start := 0; start < len(claims); start += publishChunk {
+		chunk := claims[start:min(start+publishChunk, len(claims))]
+		msgs := make([]kafka.Message, 0, len(chunk))
+		for i := range chunk {
+			c := &chunk[i]
+			state := queuev1.ResultState_RESULT_STATE_FAILED
+			if c.State == store.OpCancelled {
+				state = queuev1.ResultState_RESULT_STATE_CANCELLED
+			}
 			m, err := queue.EncodeResult(p.responseTopic, []byte(jobID), &queuev1.OperationResult{
-				JobId: jobID, OperationId: id, State: queuev1.ResultState_RESULT_STATE_CANCELLED,
-				Error: "cancelled by request", EndTime: now,
+				JobId: jobID, OperationId: c.ID, State: state, Error: c.Error,
+				WorkerNode: c.WorkerNode, Attempt: c.Attempt, EndTime: timestamppb.New(c.CompleteTime),
 			})
 			if err != nil {
 				return err
 			}
 			msgs = append(msgs, m)
 		}
-		if err := p.writer.WriteMessages(ctx, msgs...); err != nil {
-			p.metrics.ProducerErrors.WithLabelValues(p.responseTopic).Add(float64(len(msgs)))
-			return err
+		if err := p.write(ctx, p.responseTopic, msgs); err != nil {
+			return fmt.Errorf("publish outcomes: %w", err)
 		}
-		p.metrics.ProducerSent.WithLabelValues(p.responseTopic).Add(float64(len(msgs)))
 	}
+	return nil
+}
+
+// write produces msgs and counts them.
+func (p *publisher) write(ctx context.Context, topic string, msgs []kafka.Message) error {
+	if err := p.writer.WriteMessages(ctx, msgs...); err != nil {
+		p.metrics.ProducerErrors.WithLabelValues(topic).Add(float64(len(msgs)))
+		return err
+	}
+	p.metrics.ProducerSent.WithLabelValues(topic).Add(float64(len(msgs)))
 	return nil
 }

@@ -62,6 +62,8 @@ func Run(ctx context.Context, cfg Config) error {
 	pub := &publisher{writer: writer, topic: cfg.Kafka.RequestTopic, responseTopic: cfg.Kafka.ResponseTopic, store: st, metrics: metrics, log: log}
 	svc := &jobService{cfg: &cfg, store: st, publisher: pub, metrics: metrics, log: log, watchInterval: 200 * time.Millisecond}
 
+	rel := newRelay(cfg.Relay, st, pub, metrics, log, cfg.NodeID)
+
 	app := &applier{store: st, topic: cfg.Kafka.ResponseTopic, metrics: metrics, log: log}
 	ccfg := cfg.Kafka.ConsumerFor(cfg.ResponseGroup, cfg.Kafka.ResponseTopic)
 	ccfg.Logger = log
@@ -128,6 +130,10 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer consumer.Stop()
+	if err := rel.Start(ctx); err != nil {
+		return err
+	}
+	defer rel.Stop()
 
 	errc := make(chan error, 2)
 	go func() { errc <- grpcServer.Serve(grpcLis) }()
@@ -167,6 +173,9 @@ func Run(ctx context.Context, cfg Config) error {
 		grpcServer.Stop()
 	}
 	consumer.Stop()
+	// The relay publishes through the writer: stop it before the deferred
+	// writer close (then MongoDB disconnects).
+	rel.Stop()
 	log.Info("client service stopped")
 	return runErr
 }

@@ -1,0 +1,195 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// This file holds what the outbox relay of the client service needs: the
+// jobs whose operations may not be in Kafka (outbox), the unfinished jobs
+// (jobs_active), a per-job record of re-dispatches (dispatches), and the
+// operations of a job that still need a message.
+
+// OutboxEntry is a job whose operations may not all be in Kafka yet.
+type OutboxEntry struct {
+	JobID      string    `bson:"_id"`
+	CreateTime time.Time `bson:"create_time"`
+}
+
+// Outbox returns the outbox entries (a small collection: jobs between their
+// commit point and the end of their first publication).
+func (s *Store) Outbox(ctx context.Context) ([]OutboxEntry, error) {
+	cur, err := s.outbox.Find(ctx, bson.D{})
+	if err != nil {
+		return nil, fmt.Errorf("scan outbox: %w", err)
+	}
+	var out []OutboxEntry
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, fmt.Errorf("scan outbox: %w", err)
+	}
+	return out, nil
+}
+
+// ActiveJobs returns the unfinished jobs (the small jobs_active collection).
+func (s *Store) ActiveJobs(ctx context.Context) ([]*Job, error) {
+	cur, err := s.active.Find(ctx, bson.D{})
+	if err != nil {
+		return nil, fmt.Errorf("scan active jobs: %w", err)
+	}
+	var out []*Job
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, fmt.Errorf("scan active jobs: %w", err)
+	}
+	return out, nil
+}
+
+// Dispatch records how often the relay dispatched a job's operations
+// (collection `dispatches`, `_id` = job id). A job without one was
+// dispatched once, by CreateJob. Only the relay (one lease holder) writes it.
+type Dispatch struct {
+	JobID string `bson:"_id"`
+	// Attempt is the number of the latest dispatch (2 = first re-dispatch).
+	Attempt int32 `bson:"attempt"`
+	// Time is when it was sent.
+	Time time.Time `bson:"dispatch_time"`
+}
+
+// Dispatches returns every dispatch record, by job id.
+func (s *Store) Dispatches(ctx context.Context) (map[string]Dispatch, error) {
+	cur, err := s.dispatches.Find(ctx, bson.D{})
+	if err != nil {
+		return nil, fmt.Errorf("scan dispatches: %w", err)
+	}
+	var all []Dispatch
+	if err := cur.All(ctx, &all); err != nil {
+		return nil, fmt.Errorf("scan dispatches: %w", err)
+	}
+	out := make(map[string]Dispatch, len(all))
+	for _, d := range all {
+		out[d.JobID] = d
+	}
+	return out, nil
+}
+
+// RecordDispatch stores the latest dispatch of a job (upsert by `_id`).
+func (s *Store) RecordDispatch(ctx context.Context, d Dispatch) error {
+	_, err := s.dispatches.ReplaceOne(ctx, byID(d.JobID), d, options.Replace().SetUpsert(true))
+	if err != nil {
+		return fmt.Errorf("record dispatch: %w", err)
+	}
+	return nil
+}
+
+// DeleteDispatch forgets the dispatch record of a finished or deleted job.
+func (s *Store) DeleteDispatch(ctx context.Context, jobID string) error {
+	if _, err := s.dispatches.DeleteOne(ctx, byID(jobID)); err != nil {
+		return fmt.Errorf("delete dispatch: %w", err)
+	}
+	return nil
+}
+
+// Undone is what a job still needs from the relay.
+type Undone struct {
+	// Missing are the operations without an outcome: they need a request
+	// message.
+	Missing []Operation
+	// Claims are outcomes stored by the client service itself
+	// (cancellations, relay failures) that may not be counted yet: they need
+	// a result message to reach the job's single writer.
+	Claims []Result
+}
+
+// UndoneOperations reads every operation of the job and its outcome by
+// `_id` and returns those that still need a message. It reads 2×total
+// documents: the relay calls it only for jobs that made no progress for a
+// while.
+func (s *Store) UndoneOperations(ctx context.Context, j *Job) (Undone, error) {
+	var u Undone
+	for start := int64(0); start < j.Total; start += batchSize {
+		n := min(int64(batchSize), j.Total-start)
+		ops := make([]*Operation, n)
+		res := make([]*Result, n)
+		err := parallel(ctx, int(n), func(ctx context.Context, i int) error {
+			id := OperationID(j.ID, start+int64(i))
+			var r Result
+			err := s.results.FindOne(ctx, byID(id)).Decode(&r)
+			switch {
+			case err == nil:
+				res[i] = &r
+				return nil
+			case !errors.Is(err, mongo.ErrNoDocuments):
+				return fmt.Errorf("get result: %w", err)
+			}
+			var op Operation
+			if err := s.ops.FindOne(ctx, byID(id)).Decode(&op); err != nil {
+				if errors.Is(err, mongo.ErrNoDocuments) {
+					return nil // deleted meanwhile
+				}
+				return fmt.Errorf("get operation: %w", err)
+			}
+			ops[i] = &op
+			return nil
+		})
+		if err != nil {
+			return u, err
+		}
+		for i := range n {
+			switch {
+			case ops[i] != nil:
+				u.Missing = append(u.Missing, *ops[i])
+			case res[i] != nil && res[i].Offset == -1:
+				u.Claims = append(u.Claims, *res[i])
+			}
+		}
+	}
+	return u, nil
+}
+
+// ClaimFailed makes the given operations FAILED with reason, if they have
+// no outcome yet (the same first-insert-wins race as cancellation), and
+// returns the claims it won. Like cancellations, the claims are counted when
+// they reach the job's single writer through the response topic.
+func (s *Store) ClaimFailed(ctx context.Context, jobID string, opIDs []string, attempt int32, reason string) ([]Result, error) {
+	return s.claim(ctx, opIDs, Result{JobID: jobID, State: OpFailed, Error: reason, Attempt: attempt, WorkerNode: "relay"})
+}
+
+// claim inserts the outcome tmpl for every operation in opIDs that has none
+// yet (unique `_id`: first outcome wins) and returns the claims it won. A
+// claim has Partition and Offset -1 until a message through the response
+// topic counts it (see ApplyResults).
+func (s *Store) claim(ctx context.Context, opIDs []string, tmpl Result) ([]Result, error) {
+	tmpl.CompleteTime, tmpl.Partition, tmpl.Offset = s.now(), -1, -1
+	docs := make([]any, len(opIDs))
+	for i, id := range opIDs {
+		r := tmpl
+		r.ID = id
+		docs[i] = &r
+	}
+	dup, err := insertNew(ctx, s.results, docs)
+	if err != nil {
+		return nil, err
+	}
+	var won []Result
+	for i, d := range dup {
+		if !d {
+			won = append(won, *docs[i].(*Result))
+		}
+	}
+	return won, nil
+}
+
+// FinishIfDone moves a job whose counters show it finished to `jobs` (a
+// crash inside the applier's finish step can leave it in jobs_active) and
+// reports whether it did.
+func (s *Store) FinishIfDone(ctx context.Context, j *Job) (bool, error) {
+	if j.Done() < j.Total {
+		return false, nil
+	}
+	return true, s.finish(ctx, j)
+}
