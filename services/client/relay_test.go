@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	queuev1 "github.com/jobplane/jobplane/pkg/gen/jobplane/queue/v1"
 	"github.com/jobplane/jobplane/pkg/embedded"
+	queuev1 "github.com/jobplane/jobplane/pkg/gen/jobplane/queue/v1"
 	"github.com/jobplane/jobplane/pkg/queue"
 	"github.com/jobplane/jobplane/pkg/store"
 	"github.com/jobplane/jobplane/pkg/telemetry"
