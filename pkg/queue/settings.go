@@ -21,6 +21,9 @@ type Settings struct {
 	// KAFKA_SESSION_TIMEOUT, KAFKA_REBALANCE_TIMEOUT,
 	// KAFKA_JOIN_GROUP_BACKOFF, KAFKA_FETCH_MAX_WAIT); tests shorten them.
 	Consumer ConsumerConfig
+	// Security holds KAFKA_TLS* and KAFKA_SASL_* (see SecurityFromEnv);
+	// Conn turns it into the dialer and transport.
+	Security Security
 }
 
 // SettingsFromEnv reads the Kafka settings; parse errors are collected in r.
@@ -39,6 +42,7 @@ func SettingsFromEnv(r *env.Reader) Settings {
 			JoinGroupBackoff:  r.Duration("KAFKA_JOIN_GROUP_BACKOFF", time.Second),
 			MaxWait:           r.Duration("KAFKA_FETCH_MAX_WAIT", 250*time.Millisecond),
 		},
+		Security: SecurityFromEnv(r),
 	}
 }
 
@@ -54,8 +58,12 @@ func (s *Settings) Validate() error {
 	if s.ReplicationFactor < 1 {
 		errs = append(errs, fmt.Errorf("KAFKA_REPLICATION_FACTOR=%d: want >= 1", s.ReplicationFactor))
 	}
+	errs = append(errs, s.Security.Validate())
 	return errors.Join(errs...)
 }
+
+// Conn returns the dialer and transport of the brokers (see Security.Conn).
+func (s *Settings) Conn() (Conn, error) { return s.Security.Conn() }
 
 // Topics are the topics the services ensure at start-up.
 func (s *Settings) Topics() []TopicSpec {

@@ -5,6 +5,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"github.com/jobplane/jobplane/pkg/store"
 	"github.com/jobplane/jobplane/pkg/telemetry"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -37,6 +39,14 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	metrics := telemetry.NewMetrics()
+	tlsCfg, err := cfg.TLS.Load()
+	if err != nil {
+		return err
+	}
+	kafkaConn, err := cfg.Kafka.Conn()
+	if err != nil {
+		return err
+	}
 
 	st, err := store.Open(ctx, store.Config{URI: cfg.MongoURI, Database: cfg.MongoDatabase})
 	if err != nil {
@@ -48,11 +58,11 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}()
 
-	if err := queue.EnsureTopics(ctx, nil, cfg.Kafka.Brokers, cfg.Kafka.Topics()...); err != nil {
+	if err := queue.EnsureTopics(ctx, kafkaConn.Dialer, cfg.Kafka.Brokers, cfg.Kafka.Topics()...); err != nil {
 		return fmt.Errorf("kafka topics: %w", err)
 	}
 
-	writer := queue.NewWriter(queue.WriterConfig{Brokers: cfg.Kafka.Brokers})
+	writer := queue.NewWriter(queue.WriterConfig{Brokers: cfg.Kafka.Brokers, Transport: kafkaConn.Transport})
 	defer func() {
 		if err := writer.Close(); err != nil {
 			log.Warn("kafka writer close", "err", err)
@@ -67,17 +77,27 @@ func Run(ctx context.Context, cfg Config) error {
 	app := &applier{store: st, topic: cfg.Kafka.ResponseTopic, metrics: metrics, log: log}
 	ccfg := cfg.Kafka.ConsumerFor(cfg.ResponseGroup, cfg.Kafka.ResponseTopic)
 	ccfg.Logger = log
+	ccfg.Dialer = kafkaConn.Dialer
 	ccfg.ShutdownTimeout = cfg.ShutdownTimeout
 	consumer := queue.NewConsumer(ccfg, app.handle)
 
 	// gRPC.
 	tokens := auth.NewTokens(cfg.AuthTokens)
 	protected := auth.ServicePrefix("/jobplane.")
+	limiter := auth.NewRateLimiter(cfg.RateLimit, cfg.RateLimitBurst) // nil: no limit
+	// Without TLS_CERT plaintext; with it TLS 1.3 (and mutual TLS with
+	// TLS_CLIENT_CA), the gateway below presenting the service certificate.
+	serverCreds, gatewayCreds := insecure.NewCredentials(), insecure.NewCredentials()
+	if tlsCfg != nil {
+		serverCreds, gatewayCreds = credentials.NewTLS(tlsCfg.Server()), credentials.NewTLS(tlsCfg.Loopback())
+	}
 	grpcServer := grpc.NewServer(
+		grpc.Creds(serverCreds),
 		grpc.MaxRecvMsgSize(maxGRPCMessage),
 		grpc.MaxSendMsgSize(maxGRPCMessage),
-		grpc.ChainUnaryInterceptor(errorUnaryInterceptor(log), tokens.UnaryInterceptor(protected)),
-		grpc.ChainStreamInterceptor(errorStreamInterceptor(log), tokens.StreamInterceptor(protected)),
+		grpc.ChainUnaryInterceptor(errorUnaryInterceptor(log), tokens.UnaryInterceptor(protected),
+			limiter.UnaryInterceptor(protected), auth.MaxInflight(cfg.MaxInflight, protected)),
+		grpc.ChainStreamInterceptor(errorStreamInterceptor(log), tokens.StreamInterceptor(protected), limiter.StreamInterceptor(protected)),
 	)
 	jobsv1.RegisterJobServiceServer(grpcServer, svc)
 	healthSrv := health.NewServer()
@@ -90,7 +110,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 	// REST gateway, dialing this very gRPC server.
 	conn, err := grpc.NewClient(loopback(grpcLis.Addr()),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(gatewayCreds),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxGRPCMessage), grpc.MaxCallSendMsgSize(maxGRPCMessage)))
 	if err != nil {
 		return fmt.Errorf("gateway connection: %w", err)
@@ -125,6 +145,9 @@ func Run(ctx context.Context, cfg Config) error {
 		grpcLis.Close()
 		return fmt.Errorf("HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
 	}
+	if tlsCfg != nil {
+		httpLis = tls.NewListener(httpLis, tlsCfg.Server())
+	}
 
 	if err := consumer.Start(ctx); err != nil {
 		return err
@@ -148,6 +171,8 @@ func Run(ctx context.Context, cfg Config) error {
 	healthSrv.SetServingStatus(jobsv1.JobService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	ready.Store(true)
 	log.Info("client service started", "grpc_addr", grpcLis.Addr().String(), "http_addr", httpLis.Addr().String(),
+		"tls", tlsCfg != nil, "mtls", tlsCfg.MutualTLS(), "rate_limit", cfg.RateLimit, "max_inflight", cfg.MaxInflight,
+		"kafka_tls", cfg.Kafka.Security.TLS, "kafka_sasl", cfg.Kafka.Security.SASLMechanism,
 		"kafka_brokers", cfg.Kafka.Brokers, "request_topic", cfg.Kafka.RequestTopic, "response_topic", cfg.Kafka.ResponseTopic)
 
 	var runErr error

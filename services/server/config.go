@@ -11,6 +11,7 @@ import (
 	"github.com/jobplane/jobplane/pkg/env"
 	"github.com/jobplane/jobplane/pkg/handler"
 	"github.com/jobplane/jobplane/pkg/queue"
+	"github.com/jobplane/jobplane/pkg/tlsconfig"
 )
 
 // Config configures the server service. ConfigFromEnv documents the
@@ -36,6 +37,10 @@ type Config struct {
 
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT, default 15s
 
+	// TLS of the admin listener (TLS_CERT, TLS_KEY, TLS_CLIENT_CA; see
+	// package tlsconfig). Off by default.
+	TLS tlsconfig.Files
+
 	// Handlers is the registry of operation types; nil means the built-ins.
 	// Set it from your own main to add types.
 	Handlers *handler.Registry
@@ -60,6 +65,7 @@ func ConfigFromReader(r *env.Reader) (Config, error) {
 		MaxAttempts:     r.Int("HANDLER_MAX_ATTEMPTS", 5),
 		HandlerTimeout:  r.Duration("HANDLER_TIMEOUT", 30*time.Second),
 		ShutdownTimeout: r.Duration("SHUTDOWN_TIMEOUT", 15*time.Second),
+		TLS:             tlsconfig.FromEnv(r),
 		LogFormat:       r.String("LOG_FORMAT", "json"),
 		LogLevel:        r.String("LOG_LEVEL", "info"),
 	}
@@ -83,7 +89,7 @@ func (c *Config) validate() error {
 	if _, _, err := net.SplitHostPort(c.AdminAddr); err != nil {
 		errs = append(errs, fmt.Errorf("ADMIN_ADDR=%q: %w", c.AdminAddr, err))
 	}
-	errs = append(errs, c.Kafka.Validate())
+	errs = append(errs, c.Kafka.Validate(), c.TLS.Validate())
 	if c.Concurrency < 1 || c.Concurrency > 256 {
 		errs = append(errs, fmt.Errorf("CONCURRENCY=%d: want 1..256", c.Concurrency))
 	}

@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -35,10 +36,18 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 
-	if err := queue.EnsureTopics(ctx, nil, cfg.Kafka.Brokers, cfg.Kafka.Topics()...); err != nil {
+	tlsCfg, err := cfg.TLS.Load()
+	if err != nil {
+		return err
+	}
+	kafkaConn, err := cfg.Kafka.Conn()
+	if err != nil {
+		return err
+	}
+	if err := queue.EnsureTopics(ctx, kafkaConn.Dialer, cfg.Kafka.Brokers, cfg.Kafka.Topics()...); err != nil {
 		return fmt.Errorf("kafka topics: %w", err)
 	}
-	writer := queue.NewWriter(queue.WriterConfig{Brokers: cfg.Kafka.Brokers})
+	writer := queue.NewWriter(queue.WriterConfig{Brokers: cfg.Kafka.Brokers, Transport: kafkaConn.Transport})
 	defer func() {
 		if err := writer.Close(); err != nil {
 			log.Warn("kafka writer close", "err", err)
@@ -49,6 +58,7 @@ func Run(ctx context.Context, cfg Config) error {
 		sem: make(chan struct{}, cfg.Concurrency), backoffBase: 100 * time.Millisecond}
 	ccfg := cfg.Kafka.ConsumerFor(cfg.RequestGroup, cfg.Kafka.RequestTopic)
 	ccfg.Logger = log
+	ccfg.Dialer = kafkaConn.Dialer
 	ccfg.ShutdownTimeout = cfg.ShutdownTimeout
 	var assigned atomic.Int64
 	ccfg.OnAssign = func(parts []int) { assigned.Store(int64(len(parts))) }
@@ -70,6 +80,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("ADMIN_ADDR %s: %w", cfg.AdminAddr, err)
 	}
+	if tlsCfg != nil {
+		lis = tls.NewListener(lis, tlsCfg.Server())
+	}
 	errc := make(chan error, 1)
 	go func() {
 		if err := admin.Serve(lis); !errors.Is(err, http.ErrServerClosed) {
@@ -81,7 +94,8 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	ready.Store(true)
-	log.Info("server service started", "admin_addr", lis.Addr().String(), "concurrency", cfg.Concurrency,
+	log.Info("server service started", "admin_addr", lis.Addr().String(), "admin_tls", tlsCfg != nil, "admin_mtls", tlsCfg.MutualTLS(),
+		"kafka_tls", cfg.Kafka.Security.TLS, "kafka_sasl", cfg.Kafka.Security.SASLMechanism, "concurrency", cfg.Concurrency,
 		"types", registry.Types(), "request_topic", cfg.Kafka.RequestTopic, "group", cfg.RequestGroup)
 
 	var runErr error
