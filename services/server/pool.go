@@ -37,7 +37,7 @@ type pool struct {
 // before the consumer commits its offsets.
 func (p *pool) handle(ctx context.Context, _ int, msgs []kafka.Message) error {
 	p.metrics.ConsumerReceived.WithLabelValues(p.cfg.Kafka.RequestTopic).Add(float64(len(msgs)))
-	out := make([]kafka.Message, len(msgs))
+	out := make([][]kafka.Message, len(msgs))
 	groups := make(map[string][]int, len(msgs))
 	order := make([]string, 0, len(msgs))
 	for i := range msgs {
@@ -64,23 +64,40 @@ func (p *pool) handle(ctx context.Context, _ int, msgs []kafka.Message) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := p.writer.WriteMessages(ctx, out...); err != nil {
-		p.metrics.ProducerErrors.WithLabelValues(p.cfg.Kafka.ResponseTopic).Add(float64(len(out)))
+	flat := make([]kafka.Message, 0, len(msgs))
+	for _, o := range out {
+		flat = append(flat, o...)
+	}
+	if err := p.writer.WriteMessages(ctx, flat...); err != nil {
+		p.metrics.ProducerErrors.WithLabelValues(p.cfg.Kafka.ResponseTopic).Add(float64(len(flat)))
 		return fmt.Errorf("publish results: %w", err)
 	}
-	p.metrics.ProducerSent.WithLabelValues(p.cfg.Kafka.ResponseTopic).Add(float64(len(out)))
+	p.metrics.ProducerSent.WithLabelValues(p.cfg.Kafka.ResponseTopic).Add(float64(len(flat)))
 	return nil
 }
 
-// process runs one operation and returns the message to produce: its result,
-// or a dead letter for a message that cannot be decoded.
-func (p *pool) process(ctx context.Context, m *kafka.Message) kafka.Message {
+// deadLetterError is a failure that is not the caller's input: the
+// operation FAILS with it and the request is also copied to the dead-letter
+// topic with its reason, for an operator to look at.
+type deadLetterError struct {
+	reason string // a DLQ reason label: unknown_type, retries_exhausted, handler_panic
+	err    error
+}
+
+func (e *deadLetterError) Error() string { return e.err.Error() }
+func (e *deadLetterError) Unwrap() error { return e.err }
+
+// process runs one operation and returns the messages to produce: its
+// result, plus a dead letter when it failed for a reason that is not the
+// caller's (see deadLetterError); or only a dead letter for a message that
+// cannot be decoded (it names no operation to fail; the client's relay
+// re-dispatches an operation that never gets a result).
+func (p *pool) process(ctx context.Context, m *kafka.Message) []kafka.Message {
 	req, err := queue.DecodeRequest(m)
 	if err != nil {
 		p.metrics.ConsumerErrors.WithLabelValues(p.cfg.Kafka.RequestTopic).Inc()
-		p.metrics.DeadLetters.WithLabelValues("undecodable").Inc()
 		p.log.Error("undecodable request dead-lettered", "partition", m.Partition, "offset", m.Offset, "err", err)
-		return p.deadLetter(m, "undecodable", err)
+		return []kafka.Message{p.deadLetter(m, "undecodable", err)}
 	}
 	start := time.Now()
 	res := &queuev1.OperationResult{
@@ -91,14 +108,14 @@ func (p *pool) process(ctx context.Context, m *kafka.Message) kafka.Message {
 		SubmitTime:  req.GetSubmitTime(),
 		StartTime:   timestamppb.New(start),
 	}
-	out, err := p.run(ctx, req)
+	out, runErr := p.run(ctx, req)
 	end := time.Now()
 	res.EndTime = timestamppb.New(end)
 	outcome := "succeeded"
-	if err != nil {
+	if runErr != nil {
 		outcome = "failed"
 		res.State = queuev1.ResultState_RESULT_STATE_FAILED
-		res.Error = err.Error()
+		res.Error = runErr.Error()
 	} else {
 		res.State = queuev1.ResultState_RESULT_STATE_SUCCEEDED
 		res.Result = out
@@ -107,9 +124,13 @@ func (p *pool) process(ctx context.Context, m *kafka.Message) kafka.Message {
 	// Keyed by job id: see OperationResult in proto/jobplane/queue/v1.
 	msg, err := queue.EncodeResult(p.cfg.Kafka.ResponseTopic, []byte(req.GetJobId()), res)
 	if err != nil { // cannot happen for a well-formed proto; keep the message
-		return p.deadLetter(m, "encode_result", err)
+		return []kafka.Message{p.deadLetter(m, "encode_result", err)}
 	}
-	return msg
+	if dle := (*deadLetterError)(nil); errors.As(runErr, &dle) {
+		p.log.Warn("operation failed and dead-lettered", "operation_id", req.GetOperationId(), "reason", dle.reason, "err", dle.err)
+		return []kafka.Message{msg, p.deadLetter(m, dle.reason, dle.err)}
+	}
+	return []kafka.Message{msg}
 }
 
 // metricType bounds the label values to registered types.
@@ -126,7 +147,7 @@ func metricType(r *handler.Registry, typ string) string {
 func (p *pool) run(ctx context.Context, req *queuev1.OperationRequest) (string, error) {
 	fn, ok := p.registry.Lookup(req.GetType())
 	if !ok {
-		return "", fmt.Errorf("unknown operation type %q", req.GetType())
+		return "", &deadLetterError{reason: "unknown_type", err: fmt.Errorf("unknown operation type %q", req.GetType())}
 	}
 	hreq := handler.Request{
 		JobID: req.GetJobId(), OperationID: req.GetOperationId(), Type: req.GetType(),
@@ -155,7 +176,7 @@ func (p *pool) run(ctx context.Context, req *queuev1.OperationRequest) (string, 
 			return "", ctx.Err()
 		}
 	}
-	return "", fmt.Errorf("gave up after %d attempts: %w", p.cfg.MaxAttempts, err)
+	return "", &deadLetterError{reason: "retries_exhausted", err: fmt.Errorf("gave up after %d attempts: %w", p.cfg.MaxAttempts, err)}
 }
 
 func (p *pool) call(ctx context.Context, fn handler.Func, req handler.Request) (out string, err error) {
@@ -164,7 +185,7 @@ func (p *pool) call(ctx context.Context, fn handler.Func, req handler.Request) (
 	defer func() {
 		if r := recover(); r != nil {
 			p.log.Error("handler panicked", "operation_id", req.OperationID, "type", req.Type, "panic", fmt.Sprint(r))
-			err = handler.Permanent(errors.New("handler panicked"))
+			err = handler.Permanent(&deadLetterError{reason: "handler_panic", err: errors.New("handler panicked")})
 		}
 	}()
 	return fn(ctx, req)
@@ -173,6 +194,7 @@ func (p *pool) call(ctx context.Context, fn handler.Func, req handler.Request) (
 // deadLetter wraps a message for the dead-letter topic with headers saying
 // why and where from.
 func (p *pool) deadLetter(m *kafka.Message, reason string, err error) kafka.Message {
+	p.metrics.DeadLetters.WithLabelValues(reason).Inc()
 	headers := append([]kafka.Header{}, m.Headers...)
 	headers = append(headers,
 		kafka.Header{Key: queue.DLQReasonHeader, Value: []byte(reason)},

@@ -68,21 +68,70 @@ func TestRun(t *testing.T) {
 
 func TestProcessBuildsResultsAndDeadLetters(t *testing.T) {
 	t.Parallel()
-	p, _ := setupPool(t)
-	req, _ := queue.EncodeRequest("req", []byte("key"), &queuev1.OperationRequest{JobId: "job-1", OperationId: "job-1-0", Type: "expr", Request: "34 * 2 + 1", Attempt: 1})
-	out := p.process(context.Background(), &req)
-	res, err := queue.DecodeResult(&out)
-	if err != nil || out.Topic != "resp" || string(out.Key) != "job-1" {
-		t.Fatalf("result message %+v: %v", out, err)
+	p, reg := setupPool(t)
+	reg.Register("panics", func(context.Context, handler.Request) (string, error) { panic("boom") })
+	reg.Register("down", func(context.Context, handler.Request) (string, error) { return "", errors.New("still down") })
+	request := func(typ, input string) kafka.Message {
+		m, err := queue.EncodeRequest("req", []byte("key"), &queuev1.OperationRequest{JobId: "job-1", OperationId: "job-1-0", Type: typ, Request: input, Attempt: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Partition, m.Offset = 3, 7
+		return m
 	}
-	if res.GetState() != queuev1.ResultState_RESULT_STATE_SUCCEEDED || res.GetResult() != "69" || res.GetWorkerNode() != "n1" {
-		t.Fatalf("result = %v", res)
+	checkDeadLetter := func(dl kafka.Message, wantReason string, from kafka.Message) {
+		t.Helper()
+		reason, _ := queue.Header(&dl, queue.DLQReasonHeader)
+		source, _ := queue.Header(&dl, queue.DLQSourceHeader)
+		msg, _ := queue.Header(&dl, queue.DLQErrorHeader)
+		if dl.Topic != "dlq" || reason != wantReason || source != "req/3/7" || string(dl.Value) != string(from.Value) || msg == "" {
+			t.Fatalf("dead letter = %+v, want reason %s", dl, wantReason)
+		}
 	}
+
+	tests := []struct {
+		name, typ, input string
+		state            queuev1.ResultState
+		result, errPart  string
+		dlqReason        string // "" = no dead letter
+	}{
+		{"succeeds", "expr", "34 * 2 + 1", queuev1.ResultState_RESULT_STATE_SUCCEEDED, "69", "", ""},
+		{"caller's expression fails, no dead letter", "expr", "1 +", queuev1.ResultState_RESULT_STATE_FAILED, "", "missing its right operand", ""},
+		{"unknown type", "nope", "x", queuev1.ResultState_RESULT_STATE_FAILED, "", `unknown operation type "nope"`, "unknown_type"},
+		{"retries exhausted", "down", "x", queuev1.ResultState_RESULT_STATE_FAILED, "", "gave up after 3 attempts", "retries_exhausted"},
+		{"panic", "panics", "x", queuev1.ResultState_RESULT_STATE_FAILED, "", "handler panicked", "handler_panic"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := request(tt.typ, tt.input)
+			out := p.process(context.Background(), &in)
+			if len(out) == 0 {
+				t.Fatal("no messages")
+			}
+			res, err := queue.DecodeResult(&out[0])
+			if err != nil || out[0].Topic != "resp" || string(out[0].Key) != "job-1" {
+				t.Fatalf("result message %+v: %v", out[0], err)
+			}
+			if res.GetState() != tt.state || res.GetResult() != tt.result || !strings.Contains(res.GetError(), tt.errPart) || res.GetWorkerNode() != "n1" {
+				t.Fatalf("result = %v", res)
+			}
+			if tt.dlqReason == "" {
+				if len(out) != 1 {
+					t.Fatalf("unexpected dead letter: %+v", out[1:])
+				}
+				return
+			}
+			if len(out) != 2 {
+				t.Fatalf("no dead letter: %+v", out)
+			}
+			checkDeadLetter(out[1], tt.dlqReason, in)
+		})
+	}
+
 	poison := kafka.Message{Topic: "req", Partition: 3, Offset: 7, Key: []byte("k"), Value: []byte{0xff}}
-	dl := p.process(context.Background(), &poison)
-	reason, _ := queue.Header(&dl, queue.DLQReasonHeader)
-	source, _ := queue.Header(&dl, queue.DLQSourceHeader)
-	if dl.Topic != "dlq" || reason != "undecodable" || source != "req/3/7" || string(dl.Value) != string(poison.Value) {
-		t.Fatalf("dead letter = %+v", dl)
+	out := p.process(context.Background(), &poison)
+	if len(out) != 1 {
+		t.Fatalf("poison gave %d messages", len(out))
 	}
+	checkDeadLetter(out[0], "undecodable", poison)
 }
