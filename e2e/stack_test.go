@@ -63,6 +63,7 @@ type stack struct {
 	mongoPort, kafkaPort          int
 	grpcPort, httpPort, adminPort int
 	clients, servers              int
+	args                          []string // extra devstack flags, e.g. --tls
 	cmd                           *exec.Cmd
 	out                           *syncBuffer
 	done                          chan struct{}
@@ -110,7 +111,13 @@ func freeRange(t *testing.T, n int) int {
 // startStack starts devstack with its own data dir and ports.
 func startStack(t *testing.T, clients, servers int, env ...string) *stack {
 	t.Helper()
-	s := &stack{t: t, dataDir: t.TempDir(), clients: clients, servers: servers}
+	return startStackArgs(t, clients, servers, nil, env...)
+}
+
+// startStackArgs is startStack with extra devstack flags.
+func startStackArgs(t *testing.T, clients, servers int, args []string, env ...string) *stack {
+	t.Helper()
+	s := &stack{t: t, dataDir: t.TempDir(), clients: clients, servers: servers, args: args}
 	s.mongoPort = freeRange(t, 1)
 	s.kafkaPort = freeRange(t, 3)
 	s.grpcPort = freeRange(t, max(clients, 1))
@@ -130,6 +137,7 @@ func (s *stack) start(env ...string) {
 		"--mongo-port", fmt.Sprint(s.mongoPort), "--kafka-port", fmt.Sprint(s.kafkaPort),
 		"--grpc-port", fmt.Sprint(s.grpcPort), "--http-port", fmt.Sprint(s.httpPort),
 		"--admin-port", fmt.Sprint(s.adminPort), "--token", token)
+	s.cmd.Args = append(s.cmd.Args, s.args...)
 	s.cmd.Env = append(os.Environ(), env...)
 	// Locals: a restarted stack must not share them with the goroutines
 	// of the previous run.

@@ -41,6 +41,7 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.AdminPort, "admin-port", 8090, "admin port of server 0 (server i: +i)")
 	fs.StringVar(&cfg.Token, "token", devstack.DefaultToken, "bearer token accepted by the services")
 	fs.BoolVar(&cfg.Restart, "restart", true, "restart a service that exits")
+	fs.BoolVar(&cfg.TLS, "tls", false, "mutual TLS 1.3 on the services' gRPC, REST and admin ports, with dev certificates generated once into <data-dir>/tls")
 	pprofAddr := fs.String("pprof-addr", "", "serve net/http/pprof of the embedded servers on this address (e.g. 127.0.0.1:6060)")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -23,6 +23,7 @@ import (
 	"github.com/jobplane/jobplane/pkg/embedded"
 	"github.com/jobplane/jobplane/pkg/queue"
 	"github.com/jobplane/jobplane/pkg/store"
+	"github.com/jobplane/jobplane/pkg/tlsconfig"
 )
 
 // DefaultToken is the bearer token of the embedded default.
@@ -45,8 +46,12 @@ type Config struct {
 	Env []string
 	// Restart restarts a child that exits while the stack runs.
 	Restart bool
-	Out     io.Writer
-	Logger  *slog.Logger
+	// TLS runs the services' listeners with mutual TLS, with development
+	// certificates generated once into DataDir/tls (see
+	// tlsconfig.EnsureDevCerts) and reused across restarts.
+	TLS    bool
+	Out    io.Writer
+	Logger *slog.Logger
 }
 
 // Run runs the stack until ctx ends.
@@ -78,6 +83,23 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := stack.IndexIDs(ctx, "jobplane", store.Collections); err != nil {
 		return fmt.Errorf("index mongodb collections: %w", err)
 	}
+	scheme, hc := "http", &http.Client{Timeout: time.Second}
+	var certs tlsconfig.DevCerts
+	if cfg.TLS {
+		dir, err := filepath.Abs(filepath.Join(cfg.DataDir, "tls"))
+		if err != nil {
+			return err
+		}
+		if certs, err = tlsconfig.EnsureDevCerts(dir); err != nil {
+			return err
+		}
+		tc, err := certs.ClientConfig()
+		if err != nil {
+			return err
+		}
+		scheme = "https"
+		hc.Transport = &http.Transport{TLSClientConfig: tc}
+	}
 	brokers := stack.KafkaBrokers()
 	// Services ensure their topics at start-up; creating them here too makes
 	// the infrastructure-only mode (--clients 0 --servers 0) ready for tools.
@@ -98,6 +120,9 @@ func Run(ctx context.Context, cfg Config) error {
 		"KAFKA_FETCH_MAX_WAIT=100ms",
 		"ENCRYPT_KEY=ZGV2c3RhY2stZW5jcnlwdC1rZXktMzItYnl0ZXMhISE=",
 	}
+	if cfg.TLS {
+		common = append(common, "TLS_CERT="+certs.ServiceCrt, "TLS_KEY="+certs.ServiceKey, "TLS_CLIENT_CA="+certs.CA)
+	}
 	var children []*child
 	for i := range cfg.Clients {
 		children = append(children, &child{
@@ -107,7 +132,7 @@ func Run(ctx context.Context, cfg Config) error {
 				fmt.Sprintf("NODE_ID=client-%d", i),
 				fmt.Sprintf("GRPC_ADDR=127.0.0.1:%d", cfg.GRPCPort+i),
 				fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", cfg.HTTPPort+i)), cfg.Env...),
-			ready: fmt.Sprintf("http://127.0.0.1:%d/readyz", cfg.HTTPPort+i),
+			ready: fmt.Sprintf("%s://127.0.0.1:%d/readyz", scheme, cfg.HTTPPort+i),
 		})
 	}
 	for i := range cfg.Servers {
@@ -117,7 +142,7 @@ func Run(ctx context.Context, cfg Config) error {
 			env: append(append(append([]string{}, common...),
 				fmt.Sprintf("NODE_ID=server-%d", i),
 				fmt.Sprintf("ADMIN_ADDR=127.0.0.1:%d", cfg.AdminPort+i)), cfg.Env...),
-			ready: fmt.Sprintf("http://127.0.0.1:%d/readyz", cfg.AdminPort+i),
+			ready: fmt.Sprintf("%s://127.0.0.1:%d/readyz", scheme, cfg.AdminPort+i),
 		})
 	}
 
@@ -129,21 +154,30 @@ func Run(ctx context.Context, cfg Config) error {
 			c.supervise(ctx, log, out, cfg.Restart)
 		}()
 	}
-	waitReady(ctx, children)
+	waitReady(ctx, hc, children)
 
 	fmt.Fprintf(out, "\njobplane is running (data in %s)\n", cfg.DataDir)
 	fmt.Fprintf(out, "  mongodb   %s   (FerretDB, SQLite)\n", stack.MongoURI())
 	fmt.Fprintf(out, "  kafka     %s   (kfake)\n", strings.Join(brokers, ","))
 	for i := range cfg.Clients {
-		fmt.Fprintf(out, "  client-%d  REST http://127.0.0.1:%d   gRPC 127.0.0.1:%d\n", i, cfg.HTTPPort+i, cfg.GRPCPort+i)
+		fmt.Fprintf(out, "  client-%d  REST %s://127.0.0.1:%d   gRPC 127.0.0.1:%d\n", i, scheme, cfg.HTTPPort+i, cfg.GRPCPort+i)
 	}
 	for i := range cfg.Servers {
-		fmt.Fprintf(out, "  server-%d  admin http://127.0.0.1:%d/metrics\n", i, cfg.AdminPort+i)
+		fmt.Fprintf(out, "  server-%d  admin %s://127.0.0.1:%d/metrics\n", i, scheme, cfg.AdminPort+i)
 	}
 	fmt.Fprintf(out, "  token     %s\n", cfg.Token)
+	if cfg.TLS {
+		fmt.Fprintf(out, "  tls       mutual TLS 1.3; CA %s, client certificate %s, key %s\n", certs.CA, certs.ClientCrt, certs.ClientKey)
+	}
 	fmt.Fprintf(out, "Press Ctrl-C to stop.\n\n")
-	if len(children) > 0 {
-		fmt.Fprintf(out, "try: curl -H 'Authorization: Bearer %s' -H 'Content-Type: text/plain' --data-binary $'69\\n1 + 2 + 3 - 7 * 2\\n' http://127.0.0.1:%d/v1/jobs\n\n", cfg.Token, cfg.HTTPPort)
+	if cfg.Clients > 0 {
+		curlTLS, grpcTLS := "", "-plaintext"
+		if cfg.TLS {
+			curlTLS = fmt.Sprintf("--cacert %s --cert %s --key %s ", certs.CA, certs.ClientCrt, certs.ClientKey)
+			grpcTLS = fmt.Sprintf("-cacert %s -cert %s -key %s", certs.CA, certs.ClientCrt, certs.ClientKey)
+		}
+		fmt.Fprintf(out, "try: curl %s-H 'Authorization: Bearer %s' -H 'Content-Type: text/plain' --data-binary $'69\\n1 + 2 + 3 - 7 * 2\\n' %s://127.0.0.1:%d/v1/jobs\n", curlTLS, cfg.Token, scheme, cfg.HTTPPort)
+		fmt.Fprintf(out, "try: grpcurl %s 127.0.0.1:%d list\n\n", grpcTLS, cfg.GRPCPort)
 	}
 
 	<-ctx.Done()
@@ -214,10 +248,10 @@ func prefixLines(out io.Writer, name string, r io.Reader) {
 	_, _ = io.Copy(io.Discard, r)
 }
 
-// waitReady polls every child's readiness endpoint (at most a minute).
-func waitReady(ctx context.Context, children []*child) {
+// waitReady polls every child's readiness endpoint with hc (at most a
+// minute).
+func waitReady(ctx context.Context, hc *http.Client, children []*child) {
 	deadline := time.Now().Add(time.Minute)
-	hc := &http.Client{Timeout: time.Second}
 	for _, c := range children {
 		for time.Now().Before(deadline) {
 			resp, err := hc.Get(c.ready)

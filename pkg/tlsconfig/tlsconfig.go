@@ -114,12 +114,14 @@ func LoadPool(path string) (*x509.CertPool, error) {
 // MutualTLS reports whether clients must present a certificate.
 func (c *Config) MutualTLS() bool { return c != nil && c.clientCAs != nil }
 
-// Server returns a fresh server configuration: TLS 1.3 minimum, and with a
-// client CA, a verified client certificate required.
+// Server returns a fresh server configuration: TLS 1.3 minimum, HTTP/2 and
+// HTTP/1.1 offered (for an http.Server serving a tls.NewListener), and with
+// a client CA, a verified client certificate required.
 func (c *Config) Server() *tls.Config {
 	tc := &tls.Config{
 		MinVersion:   tls.VersionTLS13,
 		Certificates: []tls.Certificate{c.cert},
+		NextProtos:   []string{"h2", "http/1.1"},
 	}
 	if c.clientCAs != nil {
 		tc.ClientAuth = tls.RequireAndVerifyClientCert

@@ -3,6 +3,9 @@ package client
 import (
 	"strings"
 	"testing"
+
+	"github.com/jobplane/jobplane/pkg/env"
+	"github.com/jobplane/jobplane/pkg/queue"
 )
 
 // Not parallel: t.Setenv.
@@ -36,6 +39,71 @@ func TestConfigFromEnv(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("err = %v, want one naming %s", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestSecurityAndLimitsConfig covers TLS_*, KAFKA_TLS*, KAFKA_SASL_*,
+// RATE_LIMIT* and MAX_INFLIGHT_REQUESTS.
+func TestSecurityAndLimitsConfig(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		env     map[string]string
+		check   func(Config) bool // for valid configurations
+		wantErr string
+	}{
+		{"defaults", nil, func(c Config) bool {
+			return c.RateLimit == 0 && c.MaxInflight == 1024 && !c.TLS.Enabled() && c.Kafka.Security == queue.Security{}
+		}, ""},
+		{"rate with default burst", map[string]string{"RATE_LIMIT": "2.5"}, func(c Config) bool {
+			return c.RateLimit == 2.5 && c.RateLimitBurst == 5
+		}, ""},
+		{"small rate has burst 1", map[string]string{"RATE_LIMIT": "0.2"}, func(c Config) bool { return c.RateLimitBurst == 1 }, ""},
+		{"explicit burst", map[string]string{"RATE_LIMIT": "10", "RATE_LIMIT_BURST": "3"}, func(c Config) bool {
+			return c.RateLimit == 10 && c.RateLimitBurst == 3
+		}, ""},
+		{"rate not a number", map[string]string{"RATE_LIMIT": "fast"}, nil, "RATE_LIMIT"},
+		{"negative rate", map[string]string{"RATE_LIMIT": "-1"}, nil, "RATE_LIMIT"},
+		{"negative burst", map[string]string{"RATE_LIMIT": "1", "RATE_LIMIT_BURST": "-2"}, nil, "RATE_LIMIT_BURST"},
+		{"no inflight slots", map[string]string{"MAX_INFLIGHT_REQUESTS": "0"}, nil, "MAX_INFLIGHT_REQUESTS"},
+		{"mtls", map[string]string{"TLS_CERT": "/c.pem", "TLS_KEY": "/k.pem", "TLS_CLIENT_CA": "/ca.pem"}, func(c Config) bool {
+			return c.TLS.Cert == "/c.pem" && c.TLS.Key == "/k.pem" && c.TLS.ClientCA == "/ca.pem"
+		}, ""},
+		{"cert without key", map[string]string{"TLS_CERT": "/c.pem"}, nil, "TLS_KEY"},
+		{"client ca alone", map[string]string{"TLS_CLIENT_CA": "/ca.pem"}, nil, "TLS_CLIENT_CA"},
+		{"kafka scram over tls", map[string]string{
+			"KAFKA_TLS": "true", "KAFKA_TLS_CA": "/ca.pem", "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+			"KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD": "p",
+		}, func(c Config) bool {
+			return c.Kafka.Security == queue.Security{TLS: true, TLSCA: "/ca.pem", SASLMechanism: "SCRAM-SHA-512", SASLUsername: "u", SASLPassword: "p"}
+		}, ""},
+		{"kafka tls not a bool", map[string]string{"KAFKA_TLS": "maybe"}, nil, "KAFKA_TLS"},
+		{"kafka mechanism without username", map[string]string{"KAFKA_SASL_MECHANISM": "SCRAM-SHA-256", "KAFKA_SASL_PASSWORD": "p"}, nil, "KAFKA_SASL_USERNAME"},
+		{"kafka mechanism without password", map[string]string{"KAFKA_SASL_MECHANISM": "PLAIN", "KAFKA_SASL_USERNAME": "u"}, nil, "KAFKA_SASL_PASSWORD"},
+		{"kafka unknown mechanism", map[string]string{"KAFKA_SASL_MECHANISM": "OAUTHBEARER"}, nil, "KAFKA_SASL_MECHANISM"},
+		{"kafka ca without tls", map[string]string{"KAFKA_TLS_CA": "/ca.pem"}, nil, "KAFKA_TLS"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			vars := map[string]string{"AUTH_TOKENS": "t"}
+			for k, v := range tt.env {
+				vars[k] = v
+			}
+			cfg, err := ConfigFromReader(env.FromMap(vars))
+			if tt.wantErr == "" {
+				if err != nil || !tt.check(cfg) {
+					t.Fatalf("cfg = %+v, err = %v", cfg, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want one naming %s", err, tt.wantErr)
+			}
+			if p := vars["KAFKA_SASL_PASSWORD"]; p != "" && strings.Contains(err.Error(), p) {
+				t.Fatalf("error contains the password: %v", err)
 			}
 		})
 	}

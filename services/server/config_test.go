@@ -3,6 +3,8 @@ package server
 import (
 	"strings"
 	"testing"
+
+	"github.com/jobplane/jobplane/pkg/env"
 )
 
 func TestConfigFromEnv(t *testing.T) {
@@ -27,6 +29,40 @@ func TestConfigFromEnv(t *testing.T) {
 			cfg, err := ConfigFromEnv()
 			if tt.wantErr == "" {
 				if err != nil || cfg.Concurrency != 16 || cfg.AdminAddr != ":8090" {
+					t.Fatalf("cfg = %+v, err = %v", cfg, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want one naming %s", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestSecurityConfig covers TLS_* (admin listener) and the Kafka security
+// variables.
+func TestSecurityConfig(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr string
+	}{
+		{"tls", map[string]string{"TLS_CERT": "/c.pem", "TLS_KEY": "/k.pem"}, ""},
+		{"mtls", map[string]string{"TLS_CERT": "/c.pem", "TLS_KEY": "/k.pem", "TLS_CLIENT_CA": "/ca.pem"}, ""},
+		{"key without cert", map[string]string{"TLS_KEY": "/k.pem"}, "TLS_CERT"},
+		{"client ca alone", map[string]string{"TLS_CLIENT_CA": "/ca.pem"}, "TLS_CLIENT_CA"},
+		{"kafka plain", map[string]string{"KAFKA_SASL_MECHANISM": "plain", "KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD": "p"}, ""},
+		{"kafka mechanism without password", map[string]string{"KAFKA_SASL_MECHANISM": "SCRAM-SHA-256", "KAFKA_SASL_USERNAME": "u"}, "KAFKA_SASL_PASSWORD"},
+		{"kafka client cert without key", map[string]string{"KAFKA_TLS": "1", "KAFKA_TLS_CERT": "/c.pem"}, "KAFKA_TLS_KEY"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, err := ConfigFromReader(env.FromMap(tt.env))
+			if tt.wantErr == "" {
+				if err != nil || cfg.TLS.Cert != tt.env["TLS_CERT"] || cfg.Kafka.Security.SASLUsername != tt.env["KAFKA_SASL_USERNAME"] {
 					t.Fatalf("cfg = %+v, err = %v", cfg, err)
 				}
 				return
