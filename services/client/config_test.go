@@ -1,8 +1,12 @@
 package client
 
 import (
+	"bytes"
+	"context"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jobplane/jobplane/pkg/env"
 	"github.com/jobplane/jobplane/pkg/queue"
@@ -107,4 +111,37 @@ func TestSecurityAndLimitsConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSecretsStayOutOfErrorsAndLogs runs the service with credentials in
+// MONGODB_URI, KAFKA_SASL_PASSWORD and AUTH_TOKENS against servers that do
+// not answer: neither the start-up error nor any log line may contain them.
+func TestSecretsStayOutOfErrorsAndLogs(t *testing.T) {
+	t.Parallel()
+	secrets := []string{"token-secret-1", "mongo-secret-2", "kafka-secret-3"}
+	cfg, err := ConfigFromReader(env.FromMap(map[string]string{
+		"AUTH_TOKENS":          secrets[0],
+		"MONGODB_URI":          "mongodb://jobplane:" + secrets[1] + "@127.0.0.1:1/?authSource=admin&tls=false",
+		"KAFKA_BROKERS":        "127.0.0.1:1",
+		"KAFKA_SASL_MECHANISM": "SCRAM-SHA-256",
+		"KAFKA_SASL_USERNAME":  "jobplane",
+		"KAFKA_SASL_PASSWORD":  secrets[2],
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer // read after Run returns
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	err = Run(ctx, cfg)
+	if err == nil {
+		t.Fatal("Run succeeded without MongoDB")
+	}
+	for _, s := range secrets {
+		if strings.Contains(err.Error(), s) || strings.Contains(logs.String(), s) {
+			t.Fatalf("%q leaked:\nerr: %v\nlogs:\n%s", s, err, logs.String())
+		}
+	}
+	t.Logf("start-up error: %v", err)
 }

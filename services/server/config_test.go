@@ -1,8 +1,12 @@
 package server
 
 import (
+	"bytes"
+	"context"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jobplane/jobplane/pkg/env"
 )
@@ -72,4 +76,33 @@ func TestSecurityConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestKafkaPasswordStaysOutOfErrorsAndLogs runs the service with a SASL
+// password against a broker address that refuses connections.
+func TestKafkaPasswordStaysOutOfErrorsAndLogs(t *testing.T) {
+	t.Parallel()
+	const secret = "kafka-secret-3"
+	cfg, err := ConfigFromReader(env.FromMap(map[string]string{
+		"KAFKA_BROKERS":        "127.0.0.1:1",
+		"KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+		"KAFKA_SASL_USERNAME":  "jobplane",
+		"KAFKA_SASL_PASSWORD":  secret,
+		"ADMIN_ADDR":           "127.0.0.1:0",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer // read after Run returns
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	err = Run(ctx, cfg)
+	if err == nil {
+		t.Fatal("Run succeeded without Kafka")
+	}
+	if strings.Contains(err.Error(), secret) || strings.Contains(logs.String(), secret) {
+		t.Fatalf("password leaked:\nerr: %v\nlogs:\n%s", err, logs.String())
+	}
+	t.Logf("start-up error: %v", err)
 }
