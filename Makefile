@@ -150,16 +150,27 @@ api-watch-job: ## Stream a job's progress until it is done (NDJSON): JOB_ID=<job
 	$(call require,JOB_ID)
 	$(CURL_STREAM) '$(BASE_URL)/v1/jobs/$(JOB_ID):watch'
 
-##@ Docker (docker-compose.yml is a stub until the deployment issue lands)
+##@ Docker (docker-compose.yml: 3 Kafka brokers, a MongoDB replica set, 3 clients, 3 servers, Prometheus, Jaeger)
+
+# The api-* targets work against both `make run` and `make docker-start`:
+# both publish the REST API of the first client service on
+# http://localhost:8080 (BASE_URL) and accept local-dev-token-123 (TOKEN).
+# Other client services: BASE_URL=http://localhost:8081 (or 8082) with
+# docker-start; with `make run`, 8080+i. Under docker-start, AUTH_TOKENS in
+# the environment or a .env file replaces the token: pass the same TOKEN.
+# Global flags of docker-start, e.g. COMPOSE_ARGS="--profile grafana".
+COMPOSE ?= docker compose
+COMPOSE_ARGS ?=
 
 .PHONY: docker-start
-docker-start: ## docker compose up -d --build
-	docker compose up -d --build
+docker-start: ## Build the images and start the stack; returns when every service is healthy (COMPOSE_ARGS="--profile grafana" adds Grafana)
+	$(COMPOSE) $(COMPOSE_ARGS) up -d --build --wait --wait-timeout 600
+	@echo "REST http://localhost:8080-8082  gRPC localhost:50051-50053  Prometheus http://localhost:9090  Jaeger http://localhost:16686"
 
 .PHONY: docker-logs
-docker-logs: ## docker compose logs -f
-	docker compose logs -f
+docker-logs: ## Follow the logs of the stack
+	$(COMPOSE) logs -f
 
 .PHONY: docker-stop
-docker-stop: ## docker compose down
-	docker compose down
+docker-stop: ## Stop the stack and delete its volumes (Kafka, MongoDB and Prometheus data)
+	$(COMPOSE) --profile grafana down -v --remove-orphans
