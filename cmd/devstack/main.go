@@ -8,11 +8,12 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
-	_ "net/http/pprof"
+	_ "net/http/pprof" // #nosec G108 -- served only with --pprof-addr, see below
 	"os"
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/jobplane/jobplane/pkg/devstack"
 )
@@ -47,7 +48,9 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	if *pprofAddr != "" {
-		go func() { _ = http.ListenAndServe(*pprofAddr, nil) }() //nolint:gosec // opt-in, local profiling
+		// Opt-in, local profiling of the embedded servers.
+		pprof := &http.Server{Addr: *pprofAddr, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = pprof.ListenAndServe() }()
 	}
 	if cfg.Clients < 0 || cfg.Servers < 0 {
 		return fmt.Errorf("--clients and --servers must not be negative")

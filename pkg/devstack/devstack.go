@@ -27,7 +27,7 @@ import (
 )
 
 // DefaultToken is the bearer token of the embedded default.
-const DefaultToken = "local-dev-token-123"
+const DefaultToken = "local-dev-token-123" // #nosec G101 -- the documented token of the local stack
 
 // Config configures the devstack.
 type Config struct {
@@ -64,7 +64,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if out == nil {
 		out = os.Stdout
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
 	stack, err := embedded.Start(ctx, embedded.Config{
@@ -212,18 +212,18 @@ func (c *child) supervise(ctx context.Context, log *slog.Logger, out io.Writer, 
 }
 
 func (c *child) run(ctx context.Context, out io.Writer) error {
-	cmd := exec.Command(c.bin)
+	cmd := exec.Command(c.bin) // #nosec G204 -- our own client/server binary from --bin-dir
 	cmd.Env = append(os.Environ(), c.env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	go prefixLines(out, c.name, pr)
 	if err := cmd.Start(); err != nil {
-		pw.Close()
+		_ = pw.Close()
 		return fmt.Errorf("start %s: %w", c.bin, err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait(); pw.Close() }()
+	go func() { done <- cmd.Wait(); _ = pw.Close() }()
 	select {
 	case err := <-done:
 		return err
@@ -256,7 +256,7 @@ func waitReady(ctx context.Context, hc *http.Client, children []*child) {
 		for time.Now().Before(deadline) {
 			resp, err := hc.Get(c.ready)
 			if err == nil {
-				resp.Body.Close()
+				_ = resp.Body.Close()
 				if resp.StatusCode == http.StatusOK {
 					break
 				}
