@@ -9,7 +9,7 @@
 // gRPC server over loopback: it presents TLS_CERT as its client certificate
 // and accepts exactly that certificate from the server (pinned), so TLS_CERT
 // must carry both the serverAuth and the clientAuth extended key usages and,
-// with mutual TLS, be signed by TLS_CLIENT_CA.
+// with mutual TLS, be signed by TLS_CLIENT_CA (Load checks this).
 package tlsconfig
 
 import (
@@ -94,8 +94,30 @@ func (f Files) Load() (*Config, error) {
 		if c.clientCAs, err = LoadPool(f.ClientCA); err != nil {
 			return nil, fmt.Errorf("TLS_CLIENT_CA=%s: %w", f.ClientCA, err)
 		}
+		// The REST gateway presents TLS_CERT to the gRPC port: say so at
+		// start-up rather than answering every REST call 503.
+		if err := c.verifyAsClient(); err != nil {
+			return nil, fmt.Errorf("TLS_CERT=%s: not valid as a client certificate under TLS_CLIENT_CA=%s (it needs the clientAuth extended key usage too): %w", f.Cert, f.ClientCA, err)
+		}
 	}
 	return c, nil
+}
+
+// verifyAsClient checks the service certificate as the server would check
+// a client's.
+func (c *Config) verifyAsClient() error {
+	leaf, err := x509.ParseCertificate(c.cert.Certificate[0])
+	if err != nil {
+		return err
+	}
+	inter := x509.NewCertPool()
+	for _, der := range c.cert.Certificate[1:] {
+		if ic, err := x509.ParseCertificate(der); err == nil {
+			inter.AddCert(ic)
+		}
+	}
+	_, err = leaf.Verify(x509.VerifyOptions{Roots: c.clientCAs, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	return err
 }
 
 // LoadPool reads a PEM file of CA certificates.

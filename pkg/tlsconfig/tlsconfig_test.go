@@ -75,6 +75,7 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		t.Fatal(err)
 	}
 	missing := filepath.Join(t.TempDir(), "missing.pem")
+	other := setup(t)
 	tests := []struct {
 		name  string
 		files tlsconfig.Files
@@ -88,6 +89,7 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{"missing client ca", tlsconfig.Files{Cert: d.ServiceCrt, Key: d.ServiceKey, ClientCA: missing}, "TLS_CLIENT_CA=" + missing},
 		{"garbage client ca", tlsconfig.Files{Cert: d.ServiceCrt, Key: d.ServiceKey, ClientCA: garbage}, "TLS_CLIENT_CA=" + garbage},
 		{"invalid combination", tlsconfig.Files{Cert: d.ServiceCrt}, "TLS_KEY"},
+		{"service certificate of another CA", tlsconfig.Files{Cert: d.ServiceCrt, Key: d.ServiceKey, ClientCA: other.CA}, "not valid as a client certificate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
