@@ -202,16 +202,21 @@ func TestServerKilledMidRun(t *testing.T) {
 	}
 }
 
-// TestPoisonRequestIsDeadLettered sends an undecodable request: the server
-// dead-letters it with the reason and keeps processing.
+// TestPoisonRequestIsDeadLettered writes garbage into the request topic
+// with kcat, as an operator would: the server dead-letters it with the
+// reason and keeps processing.
 func TestPoisonRequestIsDeadLettered(t *testing.T) {
+	kcat, err := exec.LookPath("kcat")
+	if err != nil {
+		t.Fatal("kcat is required (Debian package kcat; .ci/run installs it)")
+	}
 	s := startStack(t, 1, 1)
 	brokers := strings.Split(s.brokers(), ",")
-	w := queue.NewWriter(queue.WriterConfig{Brokers: brokers})
-	defer w.Close()
 	key := []byte("poison-key")
-	if err := w.WriteMessages(t.Context(), kafka.Message{Topic: queue.RequestTopic, Key: key, Value: []byte{0xff, 0x01}}); err != nil {
-		t.Fatal(err)
+	cmd := exec.CommandContext(t.Context(), kcat, "-P", "-b", s.brokers(), "-t", queue.RequestTopic, "-k", string(key))
+	cmd.Stdin = strings.NewReader("this is not an operation request")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("kcat: %v\n%s", err, out)
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: queue.DLQTopic, Partition: partition.Partition(key, 60), MaxWait: 100 * time.Millisecond})
 	defer r.Close()

@@ -430,9 +430,11 @@ func (s *Store) ClaimCancelled(ctx context.Context, id string) (job *Job, cancel
 	if j.Done() >= j.Total {
 		return j, nil, nil
 	}
+	// Last operation first: results tend to arrive in submission order, so
+	// the claims race them where they are still far away.
 	ids := make([]string, j.Total)
 	for i := range j.Total {
-		ids[i] = OperationID(id, i)
+		ids[i] = OperationID(id, j.Total-1-i)
 	}
 	cancelled, err = s.claim(ctx, ids, Result{JobID: id, State: OpCancelled, Error: "cancelled by request"})
 	if err != nil {

@@ -258,7 +258,7 @@ func TestCancel(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, cancelled, err := s.ClaimCancelled(ctx, j.ID)
-	if err != nil || len(cancelled) != 2 || cancelled[0].ID != ops[1].ID || cancelled[0].State != store.OpCancelled || cancelled[0].Offset != -1 {
+	if err != nil || len(cancelled) != 2 || cancelled[1].ID != ops[1].ID || cancelled[0].State != store.OpCancelled || cancelled[0].Offset != -1 {
 		t.Fatalf("claim: %v %v", cancelled, err)
 	}
 	// The operations are cancelled at once; the counters follow when the

@@ -1,0 +1,116 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jobplane/jobplane/pkg/queue"
+)
+
+// TestCancelMidRun cancels a 5,000-operation job while servers work on it:
+// the job ends CANCELLED, and once every request has been processed and
+// every result applied, no operation has changed state since the cancel.
+func TestCancelMidRun(t *testing.T) {
+	const n = 5000
+	s := startStack(t, 1, 2)
+	var body strings.Builder
+	for i := range n {
+		fmt.Fprintf(&body, "%d + 1\n", i)
+	}
+	// One partition key: the job runs in order through one partition, so
+	// it takes long enough to be caught mid-run. If it still finishes
+	// before the cancel lands, try again with a new job.
+	var job, cancelled restJob
+	for attempt := 1; ; attempt++ {
+		job = s.createText(t, body.String(), fmt.Sprintf("partition_key=cancel-%d", attempt))
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			j := s.getJob(t, job.ID)
+			if j.OperationCounts.Succeeded > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no progress: %+v", j)
+			}
+			time.Sleep(10 * time.Millisecond) // polling interval
+		}
+		r := s.do(t, "POST", "/v1/jobs/"+job.ID+":cancel", "", nil)
+		if r.status != http.StatusOK {
+			t.Fatalf("cancel: %d %s", r.status, r.body)
+		}
+		cancelled = s.awaitJob(t, job.ID, time.Minute)
+		if cancelled.State != "JOB_STATE_SUCCEEDED" || attempt == 5 {
+			break
+		}
+		t.Logf("attempt %d: the job finished before the cancel landed; again", attempt)
+	}
+	c := cancelled.OperationCounts
+	if cancelled.State != "JOB_STATE_CANCELLED" || c.Cancelled == 0 || c.Succeeded+c.Failed+c.Cancelled != n || c.Pending != 0 {
+		t.Fatalf("after cancel: %+v", cancelled)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	before := s.operations(t, job.ID)
+
+	// Wait until the servers have consumed every request and the client has
+	// applied every result and cancellation.
+	requests := func() float64 {
+		var sum float64
+		for i := range s.servers {
+			sum += metric(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", s.adminPort+i), "consumer_messages_received_total", queue.RequestTopic)
+		}
+		return sum
+	}
+	results := func() float64 {
+		return metric(t, s.baseURL()+"/metrics", "consumer_messages_received_total", queue.ResponseTopic)
+	}
+	// Earlier attempts' jobs were processed in full before this one.
+	wantRequests := float64(n * countJobs(t, s))
+	for requests() < wantRequests || results() < wantRequests+float64(c.Cancelled) {
+		if time.Now().After(deadline) {
+			t.Fatalf("requests consumed %v, results consumed %v", requests(), results())
+		}
+		time.Sleep(100 * time.Millisecond) // polling interval
+	}
+
+	after := s.operations(t, job.ID)
+	if len(after) != n || len(before) != n {
+		t.Fatalf("operations: %d before, %d after", len(before), len(after))
+	}
+	for i := range after {
+		if after[i].State != before[i].State || after[i].Result != before[i].Result {
+			t.Fatalf("operation %s changed after the cancel: %+v -> %+v", after[i].ID, before[i], after[i])
+		}
+	}
+	if final := s.getJob(t, job.ID); final.OperationCounts != cancelled.OperationCounts || final.State != "JOB_STATE_CANCELLED" {
+		t.Fatalf("job changed after the cancel: %+v -> %+v", cancelled, final)
+	}
+	t.Logf("cancelled mid-run: %d succeeded, %d cancelled", c.Succeeded, c.Cancelled)
+}
+
+// metric reads a counter with a topic label from a Prometheus endpoint (0
+// when absent).
+func metric(t *testing.T, url, name, topic string) float64 {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	prefix := fmt.Sprintf("%s{topic=%q} ", name, topic)
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), prefix); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	return 0
+}
