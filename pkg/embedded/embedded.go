@@ -68,7 +68,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	}
 	sqliteDir := filepath.Join(dataDir, "mongo")
 	s.sqliteDir = sqliteDir
-	if err := os.MkdirAll(sqliteDir, 0o755); err != nil {
+	if err := os.MkdirAll(sqliteDir, 0o750); err != nil {
 		return nil, fmt.Errorf("embedded mongo dir: %w", err)
 	}
 	ports := cfg.KafkaPorts

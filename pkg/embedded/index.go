@@ -49,12 +49,12 @@ func (s *Stack) IndexIDs(ctx context.Context, database string, collections []str
 	for rows.Next() {
 		var t string
 		if err := rows.Scan(&t); err != nil {
-			rows.Close()
+			_ = rows.Close()
 			return err
 		}
 		tables = append(tables, t)
 	}
-	rows.Close()
+	_ = rows.Close()
 	for _, t := range tables {
 		q := fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %q ON %q (_ferretdb_sjson->'$._id')`, t+"_jobplane_id_expr", t)
 		if _, err := sdb.ExecContext(ctx, q); err != nil {

@@ -38,7 +38,7 @@ func JumpHash(key uint64, buckets int32) int32 {
 		key = key*2862933555777941757 + 1
 		j = int64(float64(b+1) * (float64(int64(1)<<31) / float64((key>>33)+1)))
 	}
-	return int32(b)
+	return int32(b) // #nosec G115 -- b < buckets, an int32
 }
 
 // FNV-1a 64 parameters (the same as hash/fnv).

@@ -249,7 +249,7 @@ func (c *Consumer) handle(gctx, workCtx context.Context, log *slog.Logger, parti
 			return false
 		}
 		log.Warn("batch failed, retrying", "attempt", attempt, "messages", len(batch), "first_offset", batch[0].Offset, "err", err)
-		wait := backoff/2 + rand.N(backoff/2+1)
+		wait := backoff/2 + rand.N(backoff/2+1) // #nosec G404 -- jitter, not a secret
 		backoff = min(backoff*2, 5*time.Second)
 		select {
 		case <-time.After(wait):

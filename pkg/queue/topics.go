@@ -94,7 +94,7 @@ func waitTopic(ctx context.Context, dialer *kafka.Dialer, brokers []string, spec
 		conn, err := dialAny(ctx, dialer, brokers)
 		if err == nil {
 			parts, perr := conn.ReadPartitions(spec.Name)
-			conn.Close()
+			_ = conn.Close()
 			if perr == nil && len(parts) == spec.Partitions {
 				return nil
 			}

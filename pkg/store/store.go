@@ -315,7 +315,7 @@ func (s *Store) ListJobs(ctx context.Context, p ListJobsParams) (jobs []*Job, mo
 	if len(p.States) == 0 {
 		opts.SetLimit(int64(p.Limit + 1))
 	} else {
-		opts.SetBatchSize(int32(max(p.Limit*4, 101)))
+		opts.SetBatchSize(int32(min(max(p.Limit*4, 101), 4096))) // #nosec G115 -- bounded above
 	}
 	var curs [2]*mongo.Cursor
 	for k, coll := range []*mongo.Collection{s.active, s.jobs} {

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"math"
 	"time"
 
 	jobsv1 "github.com/jobplane/jobplane/pkg/gen/jobplane/jobs/v1"
@@ -43,12 +44,12 @@ func jobToProto(j *store.Job) *jobsv1.Job {
 		State:           jobStates[j.State()],
 		RequestId:       j.RequestID,
 		PartitionKey:    j.PartitionKey,
-		TotalOperations: int32(j.Total),
+		TotalOperations: count32(j.Total),
 		OperationCounts: &jobsv1.OperationCounts{
-			Pending:   int32(j.Pending()),
-			Succeeded: int32(j.Succeeded),
-			Failed:    int32(j.Failed),
-			Cancelled: int32(j.Cancelled),
+			Pending:   count32(j.Pending()),
+			Succeeded: count32(j.Succeeded),
+			Failed:    count32(j.Failed),
+			Cancelled: count32(j.Cancelled),
 		},
 		CreateTime:   ts(j.CreateTime),
 		UpdateTime:   ts(j.UpdateTime),
@@ -64,7 +65,7 @@ func opToProto(v *store.OperationView) *jobsv1.Operation {
 	return &jobsv1.Operation{
 		Id:           v.ID,
 		JobId:        v.JobID,
-		Index:        int32(v.Index),
+		Index:        count32(v.Index),
 		Type:         v.Type,
 		Request:      v.Request,
 		State:        opStates[v.State],
@@ -75,4 +76,17 @@ func opToProto(v *store.OperationView) *jobsv1.Operation {
 		CreateTime:   ts(v.CreateTime),
 		CompleteTime: tsp(v.CompleteTime),
 	}
+}
+
+// count32 converts a count for the API's int32 fields (chosen so REST JSON
+// shows numbers), saturating instead of wrapping; MAX_OPERATIONS_PER_JOB
+// keeps real counts far below the limit.
+func count32(v int64) int32 {
+	switch {
+	case v > math.MaxInt32:
+		return math.MaxInt32
+	case v < math.MinInt32:
+		return math.MinInt32
+	}
+	return int32(v)
 }

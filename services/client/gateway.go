@@ -56,7 +56,7 @@ func routingErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.M
 
 // writeStatus writes a google.rpc.Status JSON body.
 func writeStatus(w http.ResponseWriter, httpStatus int, code codes.Code, msg string) {
-	body, _ := protojson.MarshalOptions{UseProtoNames: true}.Marshal(&status.Status{Code: int32(code), Message: msg})
+	body, _ := protojson.MarshalOptions{UseProtoNames: true}.Marshal(&status.Status{Code: int32(code), Message: msg}) // #nosec G115 -- gRPC codes are 0..16
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(httpStatus)
 	_, _ = w.Write(body)

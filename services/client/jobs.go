@@ -62,7 +62,7 @@ func (s *jobService) CreateJob(ctx context.Context, req *jobsv1.CreateJobRequest
 			s.log.WarnContext(ctx, "publish deferred to relay", "job_id", job.ID, "err", err)
 		}
 	}
-	return &jobsv1.CreateJobResponse{Job: jobToProto(job), OperationsCreated: int32(job.Total)}, nil
+	return &jobsv1.CreateJobResponse{Job: jobToProto(job), OperationsCreated: count32(job.Total)}, nil
 }
 
 // publish sends a new job's operations and then deletes its outbox entry.

@@ -142,7 +142,7 @@ func Run(ctx context.Context, cfg Config) error {
 	httpServer := &http.Server{Handler: httpMux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	httpLis, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
-		grpcLis.Close()
+		_ = grpcLis.Close()
 		return fmt.Errorf("HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
 	}
 	if tlsCfg != nil {

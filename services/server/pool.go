@@ -168,7 +168,7 @@ func (p *pool) run(ctx context.Context, req *queuev1.OperationRequest) (string, 
 			break
 		}
 		p.log.Warn("handler failed, retrying", "operation_id", hreq.OperationID, "type", hreq.Type, "attempt", attempt, "err", err)
-		wait := backoff/2 + rand.N(backoff/2+1)
+		wait := backoff/2 + rand.N(backoff/2+1) // #nosec G404 -- jitter, not a secret
 		backoff = min(backoff*2, 10*time.Second)
 		select {
 		case <-time.After(wait):
