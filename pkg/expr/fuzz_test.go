@@ -7,6 +7,8 @@ import (
 	"go/token"
 	"math"
 	"math/big"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,6 +24,20 @@ import (
 func FuzzEval(f *testing.F) {
 	for _, tt := range seedTable {
 		f.Add(tt.src)
+	}
+	// Every line of the request bodies in deploy/examples.
+	paths, err := filepath.Glob(filepath.Join("..", "..", "deploy", "examples", "*.txt"))
+	if err != nil || len(paths) == 0 {
+		f.Fatalf("no deploy/examples/*.txt: %v", err)
+	}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+			f.Add(strings.TrimSuffix(line, "\r"))
+		}
 	}
 	for _, s := range []string{
 		"1 + 2 + 3 - 7 * 2 +", "", "(1", "1 2", "()", "-7 / 2", "-7 % 2", "10 / 4.0",

@@ -56,7 +56,7 @@ func Decode(s, query string) (Token, error) {
 		return t, ErrInvalid
 	}
 	if err := json.Unmarshal(raw, &t); err != nil {
-		return t, ErrInvalid
+		return Token{}, ErrInvalid // not the fields Unmarshal filled before failing
 	}
 	if t.Query != query || t.Index < 0 {
 		return Token{}, ErrInvalid

@@ -1,9 +1,11 @@
 package client
 
 import (
-	jobsv1 "github.com/jobplane/jobplane/pkg/gen/jobplane/jobs/v1"
+	"slices"
 	"strings"
 	"testing"
+
+	jobsv1 "github.com/jobplane/jobplane/pkg/gen/jobplane/jobs/v1"
 )
 
 func TestParseTextPlain(t *testing.T) {
@@ -41,12 +43,24 @@ func TestParseTextPlain(t *testing.T) {
 	}
 }
 
+// FuzzParseTextPlain checks ParseTextPlain against the documented rules:
+// no operation contains a newline, joining the operations with LF gives the
+// body without its final line ending and with CRLF turned into LF, the
+// number of operations is the number of lines (textPlainLines, written
+// independently), and only an empty body (or a lone line ending) has none.
 func FuzzParseTextPlain(f *testing.F) {
-	for _, s := range []string{"", "\n", "69\n1 + 2 + 3 - 7 * 2\n", "1\r\n\r\n2", "\r", "\r\r", "a\nb\rc\n"} {
+	for _, b := range exampleBodies(f) {
+		f.Add(string(b))
+		f.Add(strings.ReplaceAll(string(b), "\n", "\r\n"))
+	}
+	for _, s := range []string{"", "\n", "\r\n", "69\n1 + 2 + 3 - 7 * 2\n", "1\r\n\r\n2", "\r", "\r\r", "a\nb\rc\n", "1\n\n", "\n\n", "1\r\r\n", "\xff\n"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
 		ops := ParseTextPlain(body)
+		if lines := textPlainLines(body); len(lines) != len(ops) {
+			t.Fatalf("ParseTextPlain(%q) = %d operations, want %d lines", body, len(ops), len(lines))
+		}
 		// Re-joining with LF gives back the body without its final line
 		// ending and without the CR of each CRLF.
 		trimmed := body
@@ -100,20 +114,53 @@ func TestParseStateFilter(t *testing.T) {
 	}
 }
 
+// FuzzStateFilter checks both state filters: an accepted filter yields one
+// known store state per OR term, and the canonical filter built from the
+// result (state=NAME OR …) is accepted and yields the same states.
 func FuzzStateFilter(f *testing.F) {
-	for _, s := range []string{"state=SUCCEEDED", "state = FAILED OR state=RUNNING", "x=y", "=", " OR "} {
+	for _, s := range []string{
+		"", "  ", "state=SUCCEEDED", "state = FAILED OR state=RUNNING", "state=JOB_STATE_PENDING", `state="cancelled"`,
+		"state='Succeeded' OR state=JOB_STATE_FAILED OR state = running", "state=OPERATION_STATE_FAILED",
+		"state=UNSPECIFIED", "state=JOB_STATE_UNSPECIFIED", "x=y", "=", " OR ", "state=FAILED AND state=RUNNING",
+		"state=FAILED OR", "state==FAILED", "state=FAILED OR  state=RUNNING", "STATE=FAILED",
+	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, filter string) {
-		states, err := jobStatesFilter(filter)
-		if err == nil {
-			for _, s := range states {
-				if s == "" {
-					t.Fatalf("filter %q accepted an unknown state", filter)
-				}
-			}
-		}
+		checkStateFilter(t, filter, jobStatesFilter, jobStates)
+		checkStateFilter(t, filter, opStatesFilter, opStates)
 	})
+}
+
+func checkStateFilter[S ~string, E ~int32](t *testing.T, filter string, parse func(string) ([]S, error), known map[S]E) {
+	t.Helper()
+	states, err := parse(filter)
+	if err != nil {
+		if states != nil {
+			t.Fatalf("filter %q: states %v and error %v", filter, states, err)
+		}
+		return
+	}
+	if strings.TrimSpace(filter) == "" {
+		if states != nil {
+			t.Fatalf("empty filter %q gave states %v", filter, states)
+		}
+		return
+	}
+	if want := len(strings.Split(strings.TrimSpace(filter), " OR ")); len(states) != want {
+		t.Fatalf("filter %q: %d states for %d terms", filter, len(states), want)
+	}
+	terms := make([]string, len(states))
+	for i, s := range states {
+		if e, ok := known[s]; !ok || e == 0 {
+			t.Fatalf("filter %q accepted unknown state %q", filter, s)
+		}
+		terms[i] = "state=" + strings.ToUpper(string(s))
+	}
+	again, err := parse(strings.Join(terms, " OR "))
+	if err != nil || !slices.Equal(again, states) {
+		t.Fatalf("canonical form of %q = %v, %v; want %v", filter, again, err, states)
+	}
 }
 
 // Every enum state maps to a store state that the store's mappings know, so
