@@ -42,6 +42,18 @@ type ConsumerConfig struct {
 	Logger *slog.Logger
 	// OnAssign, when set, is called with the partitions of each generation.
 	OnAssign func(partitions []int)
+	// Lag, when set, receives the lag of each partition after each
+	// committed batch (telemetry.Metrics implements it).
+	Lag LagObserver
+}
+
+// LagObserver receives consumer lag: the messages between the last
+// committed offset of a partition and its high watermark when the batch's
+// last message was fetched (no extra request to the brokers). ForgetLag is
+// called when the partition is no longer consumed here (rebalance, stop).
+type LagObserver interface {
+	ObserveLag(topic string, partition int, lag int64)
+	ForgetLag(topic string, partition int)
 }
 
 // Consumer consumes a topic as a member of a consumer group using kafka-go's
@@ -171,6 +183,9 @@ func (c *Consumer) runPartition(gctx, workCtx context.Context, gen *kafka.Genera
 		ReadBackoffMax:  500 * time.Millisecond,
 	})
 	defer r.Close()
+	if c.cfg.Lag != nil {
+		defer c.cfg.Lag.ForgetLag(c.cfg.Topic, partition)
+	}
 	if err := r.SetOffset(offset); err != nil {
 		log.Error("set partition offset", "offset", offset, "err", err)
 		return
@@ -231,6 +246,9 @@ func (c *Consumer) runPartition(gctx, workCtx context.Context, gen *kafka.Genera
 		if err := gen.CommitOffsets(map[string]map[int]int64{c.cfg.Topic: {partition: last + 1}}); err != nil {
 			log.Warn("commit offset failed", "offset", last+1, "err", err)
 			return
+		}
+		if c.cfg.Lag != nil {
+			c.cfg.Lag.ObserveLag(c.cfg.Topic, partition, batch[len(batch)-1].HighWaterMark-(last+1))
 		}
 	}
 }

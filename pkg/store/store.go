@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
@@ -56,6 +57,9 @@ type Config struct {
 	Database string
 	// Timeout for connecting and for server selection; default 10s.
 	Timeout time.Duration
+	// Monitor, when set, receives the driver's command events (the client
+	// service traces MongoDB commands with it, see telemetry.MongoMonitor).
+	Monitor *event.CommandMonitor
 }
 
 // Store is the MongoDB persistence of jobplane. It is safe for concurrent use.
@@ -91,6 +95,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		SetWriteConcern(writeconcern.Majority()).
 		SetServerSelectionTimeout(timeout).
 		SetConnectTimeout(timeout)
+	if cfg.Monitor != nil {
+		opts.SetMonitor(cfg.Monitor)
+	}
 	client, err := mongo.Connect(opts)
 	if err != nil {
 		return nil, fmt.Errorf("connect to mongodb: %w", err)

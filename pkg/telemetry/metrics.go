@@ -4,6 +4,7 @@ package telemetry
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -20,16 +21,24 @@ type Metrics struct {
 	ProducerSent     *prometheus.CounterVec // {topic}
 	ProducerErrors   *prometheus.CounterVec // {topic}
 
-	JobsCreated       prometheus.Counter
+	JobsCreated prometheus.Counter
+	// JobsFinished counts jobs reaching a terminal state (succeeded, failed,
+	// cancelled), by state.
+	JobsFinished      *prometheus.CounterVec // {state}
 	OperationsCreated prometheus.Counter
 	// OperationsFinished counts operations reaching a terminal state, by state.
 	OperationsFinished *prometheus.CounterVec // {state}
 	DuplicateResults   prometheus.Counter
 	// ProcessingSeconds is the handler time on the server, by type and outcome.
 	ProcessingSeconds *prometheus.HistogramVec // {type, outcome}
-	// ResultLatencySeconds is submit-to-applied latency, by outcome.
-	ResultLatencySeconds *prometheus.HistogramVec // {outcome}
+	// ResultLatencySeconds is submit-to-applied latency, by type and
+	// outcome (the operation's terminal state).
+	ResultLatencySeconds *prometheus.HistogramVec // {type, outcome}
 	DeadLetters          *prometheus.CounterVec   // {reason}
+	// ConsumerLag is, per partition this instance consumes, the messages
+	// between the last processed offset and the partition's high watermark
+	// at fetch time (see queue.LagObserver). 60 partitions per topic.
+	ConsumerLag *prometheus.GaugeVec // {topic, partition}
 
 	// RelayRepublished counts messages the outbox relay sent again, by
 	// reason (unpublished, no_result, uncounted_outcome).
@@ -62,6 +71,9 @@ func NewMetrics() *Metrics {
 		JobsCreated: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "jobplane_jobs_created_total", Help: "Jobs created.",
 		}),
+		JobsFinished: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jobplane_jobs_finished_total", Help: "Jobs that reached a terminal state, by state.",
+		}, []string{"state"}),
 		OperationsCreated: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "jobplane_operations_created_total", Help: "Operations created.",
 		}),
@@ -78,10 +90,13 @@ func NewMetrics() *Metrics {
 		ResultLatencySeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "jobplane_operation_latency_seconds", Help: "Time from submission to the applied result.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
-		}, []string{"outcome"}),
+		}, []string{"type", "outcome"}),
 		DeadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "jobplane_dead_letters_total", Help: "Messages sent to the dead-letter topic, by reason.",
 		}, []string{"reason"}),
+		ConsumerLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "jobplane_consumer_lag_messages", Help: "Messages between the last processed offset and the high watermark, per consumed partition.",
+		}, []string{"topic", "partition"}),
 		RelayRepublished: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "jobplane_relay_republished_total", Help: "Messages the outbox relay published again, by reason.",
 		}, []string{"reason"}),
@@ -93,8 +108,8 @@ func NewMetrics() *Metrics {
 		}),
 	}
 	r.MustRegister(m.ConsumerReceived, m.ConsumerErrors, m.ProducerSent, m.ProducerErrors,
-		m.JobsCreated, m.OperationsCreated, m.OperationsFinished, m.DuplicateResults,
-		m.ProcessingSeconds, m.ResultLatencySeconds, m.DeadLetters,
+		m.JobsCreated, m.JobsFinished, m.OperationsCreated, m.OperationsFinished, m.DuplicateResults,
+		m.ProcessingSeconds, m.ResultLatencySeconds, m.DeadLetters, m.ConsumerLag,
 		m.RelayRepublished, m.RelayFailed, m.RelayLeader)
 	return m
 }
@@ -102,4 +117,16 @@ func NewMetrics() *Metrics {
 // Handler serves the registry in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
+
+// ObserveLag sets the lag of a consumed partition (queue.LagObserver).
+func (m *Metrics) ObserveLag(topic string, partition int, lag int64) {
+	m.ConsumerLag.WithLabelValues(topic, strconv.Itoa(partition)).Set(float64(max(lag, 0)))
+}
+
+// ForgetLag drops the series of a partition this instance no longer
+// consumes (queue.LagObserver), so that a sum over instances counts each
+// partition once.
+func (m *Metrics) ForgetLag(topic string, partition int) {
+	m.ConsumerLag.DeleteLabelValues(topic, strconv.Itoa(partition))
 }

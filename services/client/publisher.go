@@ -10,6 +10,7 @@ import (
 	"github.com/jobplane/jobplane/pkg/store"
 	"github.com/jobplane/jobplane/pkg/telemetry"
 	"github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -24,6 +25,9 @@ type publisher struct {
 	store         *store.Store
 	metrics       *telemetry.Metrics
 	log           *slog.Logger
+	// tracing traces each WriteMessages call as a "send <topic>" PRODUCER
+	// span whose context every message carries; nil: off.
+	tracing *telemetry.Tracing
 }
 
 // messageKey is the partition key of an operation: the job's partition key
@@ -95,10 +99,16 @@ func (p *publisher) publishClaims(ctx context.Context, jobID string, claims []st
 	return nil
 }
 
-// write produces msgs and counts them.
+// write produces msgs and counts them. The send span is a child of the
+// caller's (CreateJob's gRPC span, CancelJob's, or none for the relay) and
+// each message carries its context to the consumer's process span.
 func (p *publisher) write(ctx context.Context, topic string, msgs []kafka.Message) error {
+	ctx, span := queue.StartSend(ctx, p.tracing.Tracer(), p.tracing.TextMap(), topic, msgs)
+	defer span.End()
 	if err := p.writer.WriteMessages(ctx, msgs...); err != nil {
 		p.metrics.ProducerErrors.WithLabelValues(topic).Add(float64(len(msgs)))
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "produce failed")
 		return err
 	}
 	p.metrics.ProducerSent.WithLabelValues(topic).Add(float64(len(msgs)))

@@ -39,6 +39,19 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	metrics := telemetry.NewMetrics()
+	// Tracing (OTEL_* variables, off without an endpoint). Deferred first
+	// so that the flush is the last step of the shutdown.
+	tracing, err := telemetry.NewTracing(ctx, telemetry.TracingConfig{ServiceName: "client-application", InstanceID: cfg.NodeID})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+		defer cancel()
+		if err := tracing.Shutdown(fctx); err != nil {
+			log.Warn("trace flush", "err", err)
+		}
+	}()
 	tlsCfg, err := cfg.TLS.Load()
 	if err != nil {
 		return err
@@ -48,7 +61,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 
-	st, err := store.Open(ctx, store.Config{URI: cfg.MongoURI, Database: cfg.MongoDatabase})
+	st, err := store.Open(ctx, store.Config{URI: cfg.MongoURI, Database: cfg.MongoDatabase, Monitor: telemetry.MongoMonitor(tracing)})
 	if err != nil {
 		return err
 	}
@@ -69,16 +82,17 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}()
 
-	pub := &publisher{writer: writer, topic: cfg.Kafka.RequestTopic, responseTopic: cfg.Kafka.ResponseTopic, store: st, metrics: metrics, log: log}
+	pub := &publisher{writer: writer, topic: cfg.Kafka.RequestTopic, responseTopic: cfg.Kafka.ResponseTopic, store: st, metrics: metrics, log: log, tracing: tracing}
 	svc := &jobService{cfg: &cfg, store: st, publisher: pub, metrics: metrics, log: log, watchInterval: 200 * time.Millisecond}
 
 	rel := newRelay(cfg.Relay, st, pub, metrics, log, cfg.NodeID)
 
-	app := &applier{store: st, topic: cfg.Kafka.ResponseTopic, metrics: metrics, log: log}
+	app := &applier{store: st, topic: cfg.Kafka.ResponseTopic, group: cfg.ResponseGroup, metrics: metrics, log: log, tracing: tracing}
 	ccfg := cfg.Kafka.ConsumerFor(cfg.ResponseGroup, cfg.Kafka.ResponseTopic)
 	ccfg.Logger = log
 	ccfg.Dialer = kafkaConn.Dialer
 	ccfg.ShutdownTimeout = cfg.ShutdownTimeout
+	ccfg.Lag = metrics
 	consumer := queue.NewConsumer(ccfg, app.handle)
 
 	// gRPC.
@@ -91,14 +105,14 @@ func Run(ctx context.Context, cfg Config) error {
 	if tlsCfg != nil {
 		serverCreds, gatewayCreds = credentials.NewTLS(tlsCfg.Server()), credentials.NewTLS(tlsCfg.Loopback())
 	}
-	grpcServer := grpc.NewServer(
+	grpcServer := grpc.NewServer(append(tracing.GRPCServerOptions(),
 		grpc.Creds(serverCreds),
 		grpc.MaxRecvMsgSize(maxGRPCMessage),
 		grpc.MaxSendMsgSize(maxGRPCMessage),
 		grpc.ChainUnaryInterceptor(errorUnaryInterceptor(log), tokens.UnaryInterceptor(protected),
 			limiter.UnaryInterceptor(protected), auth.MaxInflight(cfg.MaxInflight, protected)),
 		grpc.ChainStreamInterceptor(errorStreamInterceptor(log), tokens.StreamInterceptor(protected), limiter.StreamInterceptor(protected)),
-	)
+	)...)
 	jobsv1.RegisterJobServiceServer(grpcServer, svc)
 	healthSrv := health.NewServer()
 	healthpb.RegisterHealthServer(grpcServer, healthSrv)
@@ -109,9 +123,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	// REST gateway, dialing this very gRPC server.
-	conn, err := grpc.NewClient(loopback(grpcLis.Addr()),
+	conn, err := grpc.NewClient(loopback(grpcLis.Addr()), append(tracing.GRPCDialOptions(),
 		grpc.WithTransportCredentials(gatewayCreds),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxGRPCMessage), grpc.MaxCallSendMsgSize(maxGRPCMessage)))
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxGRPCMessage), grpc.MaxCallSendMsgSize(maxGRPCMessage)))...)
 	if err != nil {
 		return fmt.Errorf("gateway connection: %w", err)
 	}
@@ -122,7 +136,8 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	var ready atomic.Bool
 	httpMux := http.NewServeMux()
-	httpMux.Handle("/v1/", gw)
+	rest := tracing.HTTPHandler(gw, "rest")
+	httpMux.Handle("/v1/", rest)
 	httpMux.Handle("/metrics", metrics.Handler())
 	httpMux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	httpMux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
@@ -138,7 +153,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
-	httpMux.Handle("/", gw) // unknown routes get the gateway's 404 Status body
+	httpMux.Handle("/", rest) // unknown routes get the gateway's 404 Status body
 	httpServer := &http.Server{Handler: httpMux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	httpLis, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {

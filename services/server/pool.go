@@ -14,6 +14,9 @@ import (
 	"github.com/jobplane/jobplane/pkg/queue"
 	"github.com/jobplane/jobplane/pkg/telemetry"
 	"github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -28,6 +31,8 @@ type pool struct {
 	sem chan struct{}
 	// backoffBase is the first retry delay of a transient failure.
 	backoffBase time.Duration
+	// tracing: a CONSUMER span per message (see process); nil: off.
+	tracing *telemetry.Tracing
 }
 
 // handle processes a batch of one partition. Messages with the same key run
@@ -92,12 +97,29 @@ func (e *deadLetterError) Unwrap() error { return e.err }
 // caller's (see deadLetterError); or only a dead letter for a message that
 // cannot be decoded (it names no operation to fail; the client's relay
 // re-dispatches an operation that never gets a result).
+//
+// Tracing: the message is processed in a "process application.operation.request"
+// CONSUMER span, the child of the client's send span whose context the
+// request carries; the handler runs in a child span; the result (and the
+// dead letter) carry the process span's context back to the client.
 func (p *pool) process(ctx context.Context, m *kafka.Message) []kafka.Message {
+	ctx, span := queue.StartProcess(ctx, p.tracing.Tracer(), p.tracing.TextMap(), p.cfg.RequestGroup, m)
+	defer span.End()
 	req, err := queue.DecodeRequest(m)
 	if err != nil {
 		p.metrics.ConsumerErrors.WithLabelValues(p.cfg.Kafka.RequestTopic).Inc()
-		p.log.Error("undecodable request dead-lettered", "partition", m.Partition, "offset", m.Offset, "err", err)
-		return []kafka.Message{p.deadLetter(m, "undecodable", err)}
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "undecodable request")
+		p.log.ErrorContext(ctx, "undecodable request dead-lettered", "partition", m.Partition, "offset", m.Offset, "err", err)
+		return []kafka.Message{p.deadLetter(ctx, m, "undecodable", err)}
+	}
+	if span.IsRecording() {
+		span.SetAttributes(
+			attribute.String("jobplane.job_id", req.GetJobId()),
+			attribute.String("jobplane.operation_id", req.GetOperationId()),
+			attribute.String("jobplane.operation.type", req.GetType()),
+			attribute.Int("jobplane.operation.attempt", int(req.GetAttempt())),
+		)
 	}
 	start := time.Now()
 	res := &queuev1.OperationResult{
@@ -120,15 +142,21 @@ func (p *pool) process(ctx context.Context, m *kafka.Message) []kafka.Message {
 		res.State = queuev1.ResultState_RESULT_STATE_SUCCEEDED
 		res.Result = out
 	}
-	p.metrics.ProcessingSeconds.WithLabelValues(metricType(p.registry, req.GetType()), outcome).Observe(end.Sub(start).Seconds())
+	typ := metricType(p.registry, req.GetType())
+	p.metrics.ProcessingSeconds.WithLabelValues(typ, outcome).Observe(end.Sub(start).Seconds())
+	if runErr != nil {
+		span.SetStatus(codes.Error, "operation failed")
+	}
 	// Keyed by job id: see OperationResult in proto/jobplane/queue/v1.
 	msg, err := queue.EncodeResult(p.cfg.Kafka.ResponseTopic, []byte(req.GetJobId()), res)
 	if err != nil { // cannot happen for a well-formed proto; keep the message
-		return []kafka.Message{p.deadLetter(m, "encode_result", err)}
+		return []kafka.Message{p.deadLetter(ctx, m, "encode_result", err)}
 	}
+	msg.Headers = append(msg.Headers, kafka.Header{Key: queue.OperationTypeHeader, Value: []byte(typ)})
+	queue.Inject(ctx, p.tracing.TextMap(), &msg)
 	if dle := (*deadLetterError)(nil); errors.As(runErr, &dle) {
-		p.log.Warn("operation failed and dead-lettered", "operation_id", req.GetOperationId(), "reason", dle.reason, "err", dle.err)
-		return []kafka.Message{msg, p.deadLetter(m, dle.reason, dle.err)}
+		p.log.WarnContext(ctx, "operation failed and dead-lettered", "operation_id", req.GetOperationId(), "reason", dle.reason, "err", dle.err)
+		return []kafka.Message{msg, p.deadLetter(ctx, m, dle.reason, dle.err)}
 	}
 	return []kafka.Message{msg}
 }
@@ -144,7 +172,18 @@ func metricType(r *handler.Registry, typ string) string {
 // run executes the handler: permanent errors fail at once, transient ones
 // are retried with exponential backoff and jitter up to MaxAttempts, panics
 // are failures (never a crash).
-func (p *pool) run(ctx context.Context, req *queuev1.OperationRequest) (string, error) {
+func (p *pool) run(ctx context.Context, req *queuev1.OperationRequest) (out string, err error) {
+	span := trace.SpanFromContext(ctx) // not recording when tracing is off
+	if p.tracing.Enabled() {
+		ctx, span = p.tracing.Tracer().Start(ctx, "handle "+req.GetType())
+	}
+	defer func() {
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, "handler failed")
+		}
+		span.End()
+	}()
 	fn, ok := p.registry.Lookup(req.GetType())
 	if !ok {
 		return "", &deadLetterError{reason: "unknown_type", err: fmt.Errorf("unknown operation type %q", req.GetType())}
@@ -154,9 +193,7 @@ func (p *pool) run(ctx context.Context, req *queuev1.OperationRequest) (string, 
 		Input: req.GetRequest(), Attempt: int(req.GetAttempt()),
 	}
 	backoff := p.backoffBase
-	var err error
 	for attempt := 1; attempt <= p.cfg.MaxAttempts; attempt++ {
-		var out string
 		out, err = p.call(ctx, fn, hreq)
 		if err == nil {
 			return out, nil
@@ -167,7 +204,8 @@ func (p *pool) run(ctx context.Context, req *queuev1.OperationRequest) (string, 
 		if attempt == p.cfg.MaxAttempts {
 			break
 		}
-		p.log.Warn("handler failed, retrying", "operation_id", hreq.OperationID, "type", hreq.Type, "attempt", attempt, "err", err)
+		p.log.WarnContext(ctx, "handler failed, retrying", "operation_id", hreq.OperationID, "type", hreq.Type, "attempt", attempt, "err", err)
+		span.AddEvent("retry", trace.WithAttributes(attribute.Int("jobplane.handler.attempt", attempt), attribute.String("error", err.Error())))
 		wait := backoff/2 + rand.N(backoff/2+1) // #nosec G404 -- jitter, not a secret
 		backoff = min(backoff*2, 10*time.Second)
 		select {
@@ -184,7 +222,7 @@ func (p *pool) call(ctx context.Context, fn handler.Func, req handler.Request) (
 	defer cancel()
 	defer func() {
 		if r := recover(); r != nil {
-			p.log.Error("handler panicked", "operation_id", req.OperationID, "type", req.Type, "panic", fmt.Sprint(r))
+			p.log.ErrorContext(ctx, "handler panicked", "operation_id", req.OperationID, "type", req.Type, "panic", fmt.Sprint(r))
 			err = handler.Permanent(&deadLetterError{reason: "handler_panic", err: errors.New("handler panicked")})
 		}
 	}()
@@ -192,8 +230,8 @@ func (p *pool) call(ctx context.Context, fn handler.Func, req handler.Request) (
 }
 
 // deadLetter wraps a message for the dead-letter topic with headers saying
-// why and where from.
-func (p *pool) deadLetter(m *kafka.Message, reason string, err error) kafka.Message {
+// why and where from, and the trace context of ctx (the process span).
+func (p *pool) deadLetter(ctx context.Context, m *kafka.Message, reason string, err error) kafka.Message {
 	p.metrics.DeadLetters.WithLabelValues(reason).Inc()
 	headers := append([]kafka.Header{}, m.Headers...)
 	headers = append(headers,
@@ -201,5 +239,7 @@ func (p *pool) deadLetter(m *kafka.Message, reason string, err error) kafka.Mess
 		kafka.Header{Key: queue.DLQErrorHeader, Value: []byte(err.Error())},
 		kafka.Header{Key: queue.DLQSourceHeader, Value: fmt.Appendf(nil, "%s/%d/%d", m.Topic, m.Partition, m.Offset)},
 	)
-	return kafka.Message{Topic: p.cfg.Kafka.DLQTopic, Key: m.Key, Value: m.Value, Headers: headers}
+	dl := kafka.Message{Topic: p.cfg.Kafka.DLQTopic, Key: m.Key, Value: m.Value, Headers: headers}
+	queue.Inject(ctx, p.tracing.TextMap(), &dl)
+	return dl
 }

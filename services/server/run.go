@@ -27,6 +27,19 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	metrics := telemetry.NewMetrics()
+	// Tracing (OTEL_* variables, off without an endpoint). Deferred first
+	// so that the flush is the last step of the shutdown.
+	tracing, err := telemetry.NewTracing(ctx, telemetry.TracingConfig{ServiceName: "server-application", InstanceID: cfg.NodeID})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+		defer cancel()
+		if err := tracing.Shutdown(fctx); err != nil {
+			log.Warn("trace flush", "err", err)
+		}
+	}()
 
 	registry := cfg.Handlers
 	if registry == nil {
@@ -55,11 +68,12 @@ func Run(ctx context.Context, cfg Config) error {
 	}()
 
 	p := &pool{cfg: &cfg, registry: registry, writer: writer, metrics: metrics, log: log,
-		sem: make(chan struct{}, cfg.Concurrency), backoffBase: 100 * time.Millisecond}
+		sem: make(chan struct{}, cfg.Concurrency), backoffBase: 100 * time.Millisecond, tracing: tracing}
 	ccfg := cfg.Kafka.ConsumerFor(cfg.RequestGroup, cfg.Kafka.RequestTopic)
 	ccfg.Logger = log
 	ccfg.Dialer = kafkaConn.Dialer
 	ccfg.ShutdownTimeout = cfg.ShutdownTimeout
+	ccfg.Lag = metrics
 	var assigned atomic.Int64
 	ccfg.OnAssign = func(parts []int) { assigned.Store(int64(len(parts))) }
 	consumer := queue.NewConsumer(ccfg, p.handle)
