@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -10,6 +11,9 @@ import (
 	"time"
 
 	"github.com/jobplane/jobplane/pkg/queue"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // TestCancelMidRun cancels a 5,000-operation job while servers work on it:
@@ -113,4 +117,62 @@ func metric(t *testing.T, url, name, topic string) float64 {
 		}
 	}
 	return 0
+}
+
+// TestDeleteMidRun deletes a job while servers work on it: it is gone at
+// once, and once every request has been processed and every result
+// consumed, nothing of it is left in MongoDB (late results are dropped).
+func TestDeleteMidRun(t *testing.T) {
+	const n = 3000
+	s := startStack(t, 1, 2)
+	var body strings.Builder
+	for i := range n {
+		fmt.Fprintf(&body, "%d * 2\n", i)
+	}
+	job := s.createText(t, body.String(), "partition_key=delete-me")
+	deadline := time.Now().Add(2 * time.Minute)
+	for s.getJob(t, job.ID).OperationCounts.Succeeded == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no progress")
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval
+	}
+	if r := s.do(t, "DELETE", "/v1/jobs/"+job.ID, "", nil); r.status != http.StatusOK {
+		t.Fatalf("delete: %d %s", r.status, r.body)
+	}
+	if r := s.do(t, "GET", "/v1/jobs/"+job.ID, "", nil); r.status != http.StatusNotFound {
+		t.Fatalf("get after delete: %d %s", r.status, r.body)
+	}
+	// Every request processed and every result consumed.
+	for {
+		var requests float64
+		for i := range s.servers {
+			requests += metric(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", s.adminPort+i), "consumer_messages_received_total", queue.RequestTopic)
+		}
+		results := metric(t, s.baseURL()+"/metrics", "consumer_messages_received_total", queue.ResponseTopic)
+		if requests >= n && results >= n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("requests consumed %v, results consumed %v", requests, results)
+		}
+		time.Sleep(100 * time.Millisecond) // polling interval
+	}
+	client, err := mongo.Connect(options.Client().ApplyURI(fmt.Sprintf("mongodb://127.0.0.1:%d/", s.mongoPort)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Disconnect(context.Background())
+	for _, coll := range []string{"operations", "results", "jobs", "jobs_active", "outbox"} {
+		filter := bson.D{{Key: "job_id", Value: job.ID}}
+		if coll == "jobs" || coll == "jobs_active" || coll == "outbox" {
+			filter = bson.D{{Key: "_id", Value: job.ID}}
+		}
+		if c, err := client.Database("jobplane").Collection(coll).CountDocuments(t.Context(), filter); err != nil || c != 0 {
+			t.Errorf("%s of the deleted job: %d %v", coll, c, err)
+		}
+	}
+	if r := s.do(t, "GET", "/v1/jobs/"+job.ID, "", nil); r.status != http.StatusNotFound {
+		t.Fatalf("get after the late results: %d %s", r.status, r.body)
+	}
 }

@@ -204,6 +204,7 @@ func TestPipeline(t *testing.T) {
 			{"missing operation", "GET", "/v1/jobs/" + job.ID + "/operations/" + job.ID + "-7", "", "", "", 404, 5, "OPERATION_NOT_FOUND"},
 			{"blank line", "POST", "/v1/jobs", "text/plain", "1\n\n2\n", "", 400, 3, "line 2"},
 			{"empty body", "POST", "/v1/jobs", "text/plain", "", "", 400, 3, "empty"},
+			{"invalid UTF-8 line", "POST", "/v1/jobs", "text/plain", "1\n2 \xff\n", "", 400, 3, "must be valid UTF-8 (line 2"},
 			{"no operations", "POST", "/v1/jobs", "application/json", `{"operations":[]}`, "", 400, 3, "at least one"},
 			{"bad json", "POST", "/v1/jobs", "application/json", `{"operations":`, "", 400, 3, ""},
 			{"unknown type", "POST", "/v1/jobs", "application/json", `{"operations":[{"type":"nope","request":"1"}]}`, "", 400, 3, "unknown operation type"},

@@ -32,9 +32,10 @@ type Token struct {
 func QueryHash(parts ...string) string {
 	h := fnv.New64a()
 	for _, p := range parts {
-		h.Write([]byte(strconv.Itoa(len(p))))
-		h.Write([]byte{':'})
-		h.Write([]byte(p))
+		// hash.Hash.Write never returns an error.
+		_, _ = h.Write([]byte(strconv.Itoa(len(p))))
+		_, _ = h.Write([]byte{':'})
+		_, _ = h.Write([]byte(p))
 	}
 	return strconv.FormatUint(h.Sum64(), 36)
 }

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	jobsv1 "github.com/jobplane/jobplane/pkg/gen/jobplane/jobs/v1"
@@ -34,6 +35,9 @@ func newGateway(ctx context.Context, conn *grpc.ClientConn, maxBody int64) (http
 		runtime.WithIncomingHeaderMatcher(func(key string) (string, bool) {
 			if strings.EqualFold(key, sourceHeader) {
 				return sourceHeader, true
+			}
+			if strings.EqualFold(key, invalidUTF8Header) {
+				return invalidUTF8Header, true
 			}
 			return runtime.DefaultHeaderMatcher(key)
 		}),
@@ -105,19 +109,35 @@ func textPlainJobs(next http.Handler) http.Handler {
 			return
 		}
 		body, _ := io.ReadAll(r.Body)
-		req := map[string]any{"operations": ParseTextPlain(string(body))}
-		q := r.URL.Query()
-		if v := q.Get("request_id"); v != "" {
-			req["request_id"] = v
+		ops := ParseTextPlain(string(body))
+		req := map[string]any{"operations": ops}
+		// JSON cannot carry invalid UTF-8 (json.Marshal would replace it
+		// with U+FFFD): name the fields that had it, so that validation,
+		// after authentication, rejects them with their line number.
+		var invalid []string
+		for i, op := range ops {
+			if !utf8.ValidString(op.Request) {
+				invalid = append(invalid, fmt.Sprintf("operations[%d].request", i))
+			}
 		}
-		if v := q.Get("partition_key"); v != "" {
-			req["partition_key"] = v
+		q := r.URL.Query()
+		for _, name := range []string{"request_id", "partition_key"} {
+			if v := q.Get(name); v != "" {
+				req[name] = v
+				if !utf8.ValidString(v) {
+					invalid = append(invalid, name)
+				}
+			}
 		}
 		js, _ := json.Marshal(req)
 		r.Body = io.NopCloser(bytes.NewReader(js))
 		r.ContentLength = int64(len(js))
 		r.Header.Set("Content-Type", "application/json")
 		r.Header.Set(sourceHeader, "text/plain")
+		r.Header.Del(invalidUTF8Header)
+		if len(invalid) > 0 {
+			r.Header.Set(invalidUTF8Header, strings.Join(invalid, ","))
+		}
 		next.ServeHTTP(w, r)
 	})
 }

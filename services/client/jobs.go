@@ -29,6 +29,11 @@ const (
 // text/plain, so that validation errors can name the line.
 const sourceHeader = "x-jobplane-body-format"
 
+// invalidUTF8Header is set by the REST gateway on a text/plain CreateJob to
+// the fields whose bytes were not valid UTF-8 (JSON, between the gateway and
+// the service, cannot carry them).
+const invalidUTF8Header = "x-jobplane-invalid-utf8"
+
 var typePattern = regexp.MustCompile(`^[a-z][a-z0-9_.-]{0,63}$`)
 
 // jobService implements jobsv1.JobServiceServer.
@@ -77,8 +82,12 @@ func (s *jobService) publish(ctx context.Context, job *store.Job, ops []store.Op
 func (s *jobService) validateCreate(ctx context.Context, req *jobsv1.CreateJobRequest) (store.NewJob, error) {
 	v := &validationError{}
 	textPlain := false
+	var invalidUTF8 []string
 	if md, ok := metadata.FromIncomingContext(ctx); ok && slices.Contains(md.Get(sourceHeader), "text/plain") {
 		textPlain = true
+		for _, v := range md.Get(invalidUTF8Header) {
+			invalidUTF8 = append(invalidUTF8, strings.Split(v, ",")...)
+		}
 	}
 	where := func(i int) string {
 		if textPlain {
@@ -112,7 +121,7 @@ func (s *jobService) validateCreate(ctx context.Context, req *jobsv1.CreateJobRe
 				v.add(fmt.Sprintf("operations[%d].request", i), "must not be blank%s", where(i))
 			case len(r) > s.cfg.MaxRequestBytes:
 				v.add(fmt.Sprintf("operations[%d].request", i), "%d bytes exceed the maximum of %d%s", len(r), s.cfg.MaxRequestBytes, where(i))
-			case !utf8.ValidString(r):
+			case !utf8.ValidString(r) || slices.Contains(invalidUTF8, fmt.Sprintf("operations[%d].request", i)):
 				v.add(fmt.Sprintf("operations[%d].request", i), "must be valid UTF-8%s", where(i))
 			}
 			if len(v.violations) >= 20 {
@@ -125,7 +134,10 @@ func (s *jobService) validateCreate(ctx context.Context, req *jobsv1.CreateJobRe
 	if len(n.RequestID) > 128 || !printable(n.RequestID) {
 		v.add("request_id", "must be at most 128 printable ASCII characters")
 	}
-	if len(n.PartitionKey) > 256 || !utf8.ValidString(n.PartitionKey) {
+	if slices.Contains(invalidUTF8, "request_id") {
+		v.add("request_id", "must be at most 128 printable ASCII characters")
+	}
+	if len(n.PartitionKey) > 256 || !utf8.ValidString(n.PartitionKey) || slices.Contains(invalidUTF8, "partition_key") {
 		v.add("partition_key", "must be at most 256 bytes of UTF-8")
 	}
 	return n, v.errOrNil()
