@@ -43,6 +43,7 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.Token, "token", devstack.DefaultToken, "bearer token accepted by the services")
 	fs.BoolVar(&cfg.Restart, "restart", true, "restart a service that exits")
 	fs.BoolVar(&cfg.TLS, "tls", false, "mutual TLS 1.3 on the services' gRPC, REST and admin ports, with dev certificates generated once into <data-dir>/tls")
+	fs.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", "", "send the services' traces to this OTLP/gRPC collector (e.g. localhost:4317: Jaeger); sets OTEL_EXPORTER_OTLP_ENDPOINT")
 	pprofAddr := fs.String("pprof-addr", "", "serve net/http/pprof of the embedded servers on this address (e.g. 127.0.0.1:6060)")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -49,9 +49,13 @@ type Config struct {
 	// TLS runs the services' listeners with mutual TLS, with development
 	// certificates generated once into DataDir/tls (see
 	// tlsconfig.EnsureDevCerts) and reused across restarts.
-	TLS    bool
-	Out    io.Writer
-	Logger *slog.Logger
+	TLS bool
+	// OTLPEndpoint, when set, is passed to the services as
+	// OTEL_EXPORTER_OTLP_ENDPOINT (OTLP/gRPC; host:port means plaintext
+	// http://host:port), turning tracing on.
+	OTLPEndpoint string
+	Out          io.Writer
+	Logger       *slog.Logger
 }
 
 // Run runs the stack until ctx ends.
@@ -123,6 +127,13 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.TLS {
 		common = append(common, "TLS_CERT="+certs.ServiceCrt, "TLS_KEY="+certs.ServiceKey, "TLS_CLIENT_CA="+certs.CA)
 	}
+	if cfg.OTLPEndpoint != "" {
+		common = append(common, "OTEL_EXPORTER_OTLP_ENDPOINT="+OTLPEndpointURL(cfg.OTLPEndpoint))
+	}
+	promFile, err := writePrometheusConfig(cfg, certs)
+	if err != nil {
+		return err
+	}
 	var children []*child
 	for i := range cfg.Clients {
 		children = append(children, &child{
@@ -166,6 +177,12 @@ func Run(ctx context.Context, cfg Config) error {
 		fmt.Fprintf(out, "  server-%d  admin %s://127.0.0.1:%d/metrics\n", i, scheme, cfg.AdminPort+i)
 	}
 	fmt.Fprintf(out, "  token     %s\n", cfg.Token)
+	if cfg.OTLPEndpoint != "" {
+		fmt.Fprintf(out, "  traces    OTLP/gRPC to %s\n", OTLPEndpointURL(cfg.OTLPEndpoint))
+	}
+	if cfg.Clients+cfg.Servers > 0 {
+		fmt.Fprintf(out, "  metrics   prometheus --config.file=%s   (scrapes every service; UI on :9090)\n", promFile)
+	}
 	if cfg.TLS {
 		fmt.Fprintf(out, "  tls       mutual TLS 1.3; CA %s, client certificate %s, key %s\n", certs.CA, certs.ClientCrt, certs.ClientKey)
 	}

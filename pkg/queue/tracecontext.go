@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // OperationTypeHeader carries the operation type on result messages (the
@@ -66,10 +67,13 @@ func (c HeaderCarrier) Keys() []string {
 // StartSend starts the PRODUCER span of one WriteMessages call to topic and
 // injects its context into every message: a consumer's process span is a
 // child of it. A batch is one send span (messaging.batch.message_count);
-// the message key is recorded when the batch has one message. With tracing
-// off (a no-op tracer) nothing is injected and nothing allocated beyond the
-// returned context.
+// the message key is recorded when the batch has one message. A nil tracer
+// means tracing is off: nothing is done (no allocation), a no-op span is
+// returned.
 func StartSend(ctx context.Context, tracer trace.Tracer, prop propagation.TextMapPropagator, topic string, msgs []kafka.Message) (context.Context, trace.Span) {
+	if tracer == nil {
+		return ctx, noop.Span{}
+	}
 	ctx, span := tracer.Start(ctx, "send "+topic, trace.WithSpanKind(trace.SpanKindProducer))
 	if !span.IsRecording() {
 		return ctx, span
@@ -94,8 +98,12 @@ func StartSend(ctx context.Context, tracer trace.Tracer, prop propagation.TextMa
 
 // StartProcess starts the CONSUMER span of processing one message of
 // group: a child of the context the producer injected into its headers
-// (when there is one, else of ctx).
+// (when there is one, else of ctx). A nil tracer means tracing is off: a
+// no-op span, no work.
 func StartProcess(ctx context.Context, tracer trace.Tracer, prop propagation.TextMapPropagator, group string, m *kafka.Message) (context.Context, trace.Span) {
+	if tracer == nil {
+		return ctx, noop.Span{}
+	}
 	if hasTraceparent(m) {
 		ctx = prop.Extract(ctx, Carrier(m))
 	}

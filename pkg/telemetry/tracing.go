@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/propagation"
@@ -48,6 +50,10 @@ type TracingConfig struct {
 	Exporter sdktrace.SpanExporter
 	// Syncer exports each span as it ends instead of in batches (tests).
 	Syncer bool
+	// Logger, when set, receives the SDK's errors (a collector that cannot
+	// be reached, …) instead of the standard library logger. The SDK's
+	// error handler is process-wide.
+	Logger *slog.Logger
 }
 
 // Tracing is the tracer provider of a service and the propagator of the
@@ -106,6 +112,10 @@ func NewTracing(ctx context.Context, cfg TracingConfig) (*Tracing, error) {
 			return nil, fmt.Errorf("otlp trace exporter: %w", err)
 		}
 	}
+	if cfg.Logger != nil {
+		log := cfg.Logger
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("opentelemetry", "err", err) }))
+	}
 	attrs := []attribute.KeyValue{semconv.ServiceName(cfg.ServiceName)}
 	if cfg.InstanceID != "" {
 		attrs = append(attrs, semconv.ServiceInstanceID(cfg.InstanceID))
@@ -140,6 +150,15 @@ func (t *Tracing) Tracer() trace.Tracer {
 		return noop.NewTracerProvider().Tracer(InstrumentationName)
 	}
 	return t.Provider.Tracer(InstrumentationName)
+}
+
+// ActiveTracer returns jobplane's tracer, or nil when tracing is off: the
+// Kafka helpers of package queue then skip all tracing work.
+func (t *Tracing) ActiveTracer() trace.Tracer {
+	if !t.Enabled() {
+		return nil
+	}
+	return t.Tracer()
 }
 
 // TextMap returns the propagator; the default one on nil.

@@ -103,7 +103,7 @@ func (p *publisher) publishClaims(ctx context.Context, jobID string, claims []st
 // caller's (CreateJob's gRPC span, CancelJob's, or none for the relay) and
 // each message carries its context to the consumer's process span.
 func (p *publisher) write(ctx context.Context, topic string, msgs []kafka.Message) error {
-	ctx, span := queue.StartSend(ctx, p.tracing.Tracer(), p.tracing.TextMap(), topic, msgs)
+	ctx, span := queue.StartSend(ctx, p.tracing.ActiveTracer(), p.tracing.TextMap(), topic, msgs)
 	defer span.End()
 	if err := p.writer.WriteMessages(ctx, msgs...); err != nil {
 		p.metrics.ProducerErrors.WithLabelValues(topic).Add(float64(len(msgs)))

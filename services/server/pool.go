@@ -103,7 +103,7 @@ func (e *deadLetterError) Unwrap() error { return e.err }
 // request carries; the handler runs in a child span; the result (and the
 // dead letter) carry the process span's context back to the client.
 func (p *pool) process(ctx context.Context, m *kafka.Message) []kafka.Message {
-	ctx, span := queue.StartProcess(ctx, p.tracing.Tracer(), p.tracing.TextMap(), p.cfg.RequestGroup, m)
+	ctx, span := queue.StartProcess(ctx, p.tracing.ActiveTracer(), p.tracing.TextMap(), p.cfg.RequestGroup, m)
 	defer span.End()
 	req, err := queue.DecodeRequest(m)
 	if err != nil {

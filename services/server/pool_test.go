@@ -16,7 +16,7 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
-func setupPool(t *testing.T) (*pool, *handler.Registry) {
+func setupPool(t testing.TB) (*pool, *handler.Registry) {
 	t.Helper()
 	reg, err := handler.Builtins(nil)
 	if err != nil {
