@@ -41,7 +41,7 @@ func Run(ctx context.Context, cfg Config) error {
 	metrics := telemetry.NewMetrics()
 	// Tracing (OTEL_* variables, off without an endpoint). Deferred first
 	// so that the flush is the last step of the shutdown.
-	tracing, err := telemetry.NewTracing(ctx, telemetry.TracingConfig{ServiceName: "client-application", InstanceID: cfg.NodeID})
+	tracing, err := telemetry.NewTracing(ctx, telemetry.TracingConfig{ServiceName: "client-application", InstanceID: cfg.NodeID, Logger: log})
 	if err != nil {
 		return err
 	}
