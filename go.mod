@@ -3,6 +3,7 @@ module github.com/jobplane/jobplane
 go 1.26.8
 
 require (
+	github.com/DataDog/sketches-go v1.4.8
 	github.com/FerretDB/FerretDB v1.24.0
 	github.com/compose-spec/compose-go/v2 v2.16.2
 	github.com/expr-lang/expr v1.17.8

@@ -76,7 +76,7 @@ var optionalVars = map[string]optionalVar{
 // them a service does not start or talks to the wrong cluster.
 var requiredVars = map[string][]string{
 	"client": {"AUTH_TOKENS", "MONGODB_URI", "KAFKA_BROKERS", "NODE_ID", "OTEL_SERVICE_NAME", "OTEL_EXPORTER_OTLP_ENDPOINT"},
-	"server": {"KAFKA_BROKERS", "NODE_ID", "OTEL_SERVICE_NAME", "OTEL_EXPORTER_OTLP_ENDPOINT"},
+	"server": {"AUTH_TOKENS", "MONGODB_URI", "KAFKA_BROKERS", "NODE_ID", "GRPC_ADVERTISE_ADDR", "OTEL_SERVICE_NAME", "OTEL_EXPORTER_OTLP_ENDPOINT"},
 }
 
 // externalVars are set on the services but read by something other than

@@ -378,7 +378,7 @@ func TestKubernetesManifests(t *testing.T) {
 					t.Errorf("%s: want probe GET %s on the admin port %d", name, probe, adminPort)
 				}
 			}
-			checkPorts(t, c, adminPort)
+			checkPorts(t, c, adminPort, int32(addrPort(t, name, e["GRPC_ADDR"])))
 			checkScaledObject(t, m, name, e, bootstrap, kafka.GetName())
 		}
 		if c.StartupProbe == nil {

@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 	// The services run with the race detector; devstack (kfake, FerretDB)
 	// does not need it.
 	for _, args := range [][]string{
-		{"build", "-race", "-o", dir + "/", "../cmd/client", "../cmd/server"},
+		{"build", "-race", "-o", dir + "/", "../cmd/client", "../cmd/server", "../cmd/jobctl"},
 		{"build", "-o", dir + "/", "../cmd/devstack"},
 	} {
 		cmd := exec.Command("go", args...)
@@ -136,7 +136,7 @@ func (s *stack) start(env ...string) {
 		"--clients", fmt.Sprint(s.clients), "--servers", fmt.Sprint(s.servers),
 		"--mongo-port", fmt.Sprint(s.mongoPort), "--kafka-port", fmt.Sprint(s.kafkaPort),
 		"--grpc-port", fmt.Sprint(s.grpcPort), "--http-port", fmt.Sprint(s.httpPort),
-		"--admin-port", fmt.Sprint(s.adminPort), "--token", token)
+		"--admin-port", fmt.Sprint(s.adminPort), "--server-grpc-port", "0", "--token", token)
 	s.cmd.Args = append(s.cmd.Args, s.args...)
 	s.cmd.Env = append(os.Environ(), env...)
 	// Locals: a restarted stack must not share them with the goroutines

@@ -40,6 +40,7 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.GRPCPort, "grpc-port", 50051, "gRPC port of client 0 (client i: +i)")
 	fs.IntVar(&cfg.HTTPPort, "http-port", 8080, "REST port of client 0 (client i: +i)")
 	fs.IntVar(&cfg.AdminPort, "admin-port", 8090, "admin port of server 0 (server i: +i)")
+	fs.IntVar(&cfg.ServerGRPCPort, "server-grpc-port", 50061, "NodeService gRPC port of server 0 (server i: +i); 0: any free port")
 	fs.StringVar(&cfg.Token, "token", devstack.DefaultToken, "bearer token accepted by the services")
 	fs.BoolVar(&cfg.Restart, "restart", true, "restart a service that exits")
 	fs.BoolVar(&cfg.TLS, "tls", false, "mutual TLS 1.3 on the services' gRPC, REST and admin ports, with dev certificates generated once into <data-dir>/tls")

@@ -40,7 +40,10 @@ type Config struct {
 	GRPCPort  int // client i: GRPCPort+i
 	HTTPPort  int // client i: HTTPPort+i
 	AdminPort int // server i: AdminPort+i
-	Token     string
+	// ServerGRPCPort: server i serves NodeService on ServerGRPCPort+i; 0
+	// gives each a free port (servers register the port they got).
+	ServerGRPCPort int
+	Token          string
 	// Env is added to every child's environment (after the defaults, so it
 	// overrides them); the devstack's own environment comes first.
 	Env []string
@@ -108,6 +111,9 @@ func Run(ctx context.Context, cfg Config) error {
 	// Services ensure their topics at start-up; creating them here too makes
 	// the infrastructure-only mode (--clients 0 --servers 0) ready for tools.
 	topics := queue.JobplaneTopics(queue.RequestTopic, queue.ResponseTopic, queue.DLQTopic, 60, 3)
+	metricTopic := topics[0]
+	metricTopic.Name = queue.MetricTopic
+	topics = append(topics, metricTopic)
 	if err := queue.EnsureTopics(ctx, nil, brokers, topics...); err != nil {
 		return fmt.Errorf("create topics: %w", err)
 	}
@@ -147,12 +153,17 @@ func Run(ctx context.Context, cfg Config) error {
 		})
 	}
 	for i := range cfg.Servers {
+		grpcPort := 0
+		if cfg.ServerGRPCPort > 0 {
+			grpcPort = cfg.ServerGRPCPort + i
+		}
 		children = append(children, &child{
 			name: fmt.Sprintf("server-%d", i),
 			bin:  filepath.Join(cfg.BinDir, "server"),
 			env: append(append(append([]string{}, common...),
 				fmt.Sprintf("NODE_ID=server-%d", i),
-				fmt.Sprintf("ADMIN_ADDR=127.0.0.1:%d", cfg.AdminPort+i)), cfg.Env...),
+				fmt.Sprintf("ADMIN_ADDR=127.0.0.1:%d", cfg.AdminPort+i),
+				fmt.Sprintf("GRPC_ADDR=127.0.0.1:%d", grpcPort)), cfg.Env...),
 			ready: fmt.Sprintf("%s://127.0.0.1:%d/readyz", scheme, cfg.AdminPort+i),
 		})
 	}
@@ -174,7 +185,11 @@ func Run(ctx context.Context, cfg Config) error {
 		fmt.Fprintf(out, "  client-%d  REST %s://127.0.0.1:%d   gRPC 127.0.0.1:%d\n", i, scheme, cfg.HTTPPort+i, cfg.GRPCPort+i)
 	}
 	for i := range cfg.Servers {
-		fmt.Fprintf(out, "  server-%d  admin %s://127.0.0.1:%d/metrics\n", i, scheme, cfg.AdminPort+i)
+		fmt.Fprintf(out, "  server-%d  admin %s://127.0.0.1:%d/metrics", i, scheme, cfg.AdminPort+i)
+		if cfg.ServerGRPCPort > 0 {
+			fmt.Fprintf(out, "   gRPC 127.0.0.1:%d (NodeService)", cfg.ServerGRPCPort+i)
+		}
+		fmt.Fprintln(out)
 	}
 	fmt.Fprintf(out, "  token     %s\n", cfg.Token)
 	if cfg.OTLPEndpoint != "" {

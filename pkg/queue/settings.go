@@ -15,6 +15,7 @@ type Settings struct {
 	RequestTopic      string   // KAFKA_REQUEST_TOPIC
 	ResponseTopic     string   // KAFKA_RESPONSE_TOPIC
 	DLQTopic          string   // KAFKA_DLQ_TOPIC
+	MetricTopic       string   // KAFKA_METRIC_TOPIC
 	Partitions        int      // KAFKA_PARTITIONS, default 60
 	ReplicationFactor int      // KAFKA_REPLICATION_FACTOR, default 3 (capped at the broker count)
 	// Consumer holds the group timing (KAFKA_HEARTBEAT_INTERVAL,
@@ -33,6 +34,7 @@ func SettingsFromEnv(r *env.Reader) Settings {
 		RequestTopic:      r.String("KAFKA_REQUEST_TOPIC", RequestTopic),
 		ResponseTopic:     r.String("KAFKA_RESPONSE_TOPIC", ResponseTopic),
 		DLQTopic:          r.String("KAFKA_DLQ_TOPIC", DLQTopic),
+		MetricTopic:       r.String("KAFKA_METRIC_TOPIC", MetricTopic),
 		Partitions:        r.Int("KAFKA_PARTITIONS", 60),
 		ReplicationFactor: r.Int("KAFKA_REPLICATION_FACTOR", 3),
 		Consumer: ConsumerConfig{
@@ -67,7 +69,13 @@ func (s *Settings) Conn() (Conn, error) { return s.Security.Conn() }
 
 // Topics are the topics the services ensure at start-up.
 func (s *Settings) Topics() []TopicSpec {
-	return JobplaneTopics(s.RequestTopic, s.ResponseTopic, s.DLQTopic, s.Partitions, s.ReplicationFactor)
+	specs := JobplaneTopics(s.RequestTopic, s.ResponseTopic, s.DLQTopic, s.Partitions, s.ReplicationFactor)
+	if s.MetricTopic != "" {
+		metric := specs[0]
+		metric.Name = s.MetricTopic
+		specs = append(specs, metric)
+	}
+	return specs
 }
 
 // ConsumerFor returns the consumer configuration of group on topic.

@@ -19,6 +19,8 @@ const (
 	RequestTopic  = "application.operation.request"
 	ResponseTopic = "application.operation.response"
 	DLQTopic      = "application.operation.request.dlq"
+	// MetricTopic carries metric samples, keyed by metric name.
+	MetricTopic = "application.metric.sample"
 )
 
 // ErrPartitionMismatch means an existing topic has a different partition

@@ -47,7 +47,8 @@ import (
 )
 
 // Collections are the collections the store uses.
-var Collections = []string{"jobs", "jobs_active", "operations", "results", "requests", "outbox", "adoptions", "dispatches", "leases"}
+var Collections = []string{"jobs", "jobs_active", "operations", "results", "requests", "outbox", "adoptions", "dispatches", "leases",
+	"nodes", "metrics", "metric_watermarks"} // nodes.go, metrics.go
 
 // Config configures the store.
 type Config struct {

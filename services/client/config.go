@@ -11,6 +11,7 @@ import (
 
 	"github.com/jobplane/jobplane/pkg/auth"
 	"github.com/jobplane/jobplane/pkg/env"
+	"github.com/jobplane/jobplane/pkg/nodes"
 	"github.com/jobplane/jobplane/pkg/queue"
 	"github.com/jobplane/jobplane/pkg/tlsconfig"
 )
@@ -52,6 +53,13 @@ type Config struct {
 
 	Relay RelayConfig // RELAY_* (see RelayConfigFromEnv)
 
+	// Nodes holds the membership settings (GRPC_ADVERTISE_ADDR,
+	// NODE_HEARTBEAT_INTERVAL, NODE_TTL; see nodes.SettingsFromEnv).
+	Nodes nodes.Settings
+	// ClusterTimeout bounds a cluster query's fan-out to the nodes
+	// (CLUSTER_QUERY_TIMEOUT, default 2s).
+	ClusterTimeout time.Duration
+
 	LogFormat string // LOG_FORMAT json|text
 	LogLevel  string // LOG_LEVEL
 	Logger    *slog.Logger
@@ -81,6 +89,8 @@ func ConfigFromReader(r *env.Reader) (Config, error) {
 		RateLimitBurst:      r.Int("RATE_LIMIT_BURST", 0),
 		MaxInflight:         r.Int("MAX_INFLIGHT_REQUESTS", 1024),
 		Relay:               RelayConfigFromEnv(r),
+		Nodes:               nodes.SettingsFromEnv(r),
+		ClusterTimeout:      r.Duration("CLUSTER_QUERY_TIMEOUT", 2*time.Second),
 		LogFormat:           r.String("LOG_FORMAT", "json"),
 		LogLevel:            r.String("LOG_LEVEL", "info"),
 	}
@@ -109,7 +119,10 @@ func (c *Config) validate() error {
 			errs = append(errs, fmt.Errorf("%s=%q: %w", name, addr, err))
 		}
 	}
-	errs = append(errs, c.Kafka.Validate(), c.Relay.validate())
+	errs = append(errs, c.Kafka.Validate(), c.Relay.validate(), c.Nodes.Validate())
+	if c.ClusterTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("CLUSTER_QUERY_TIMEOUT=%s: want > 0", c.ClusterTimeout))
+	}
 	if c.MongoURI == "" {
 		errs = append(errs, errors.New("MONGODB_URI is required"))
 	}

@@ -13,7 +13,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	clusterv1 "github.com/jobplane/jobplane/pkg/gen/jobplane/cluster/v1"
 	jobsv1 "github.com/jobplane/jobplane/pkg/gen/jobplane/jobs/v1"
+	metricsv1 "github.com/jobplane/jobplane/pkg/gen/jobplane/metrics/v1"
 	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -42,8 +44,12 @@ func newGateway(ctx context.Context, conn *grpc.ClientConn, maxBody int64) (http
 			return runtime.DefaultHeaderMatcher(key)
 		}),
 	)
-	if err := jobsv1.RegisterJobServiceHandler(ctx, mux, conn); err != nil {
-		return nil, fmt.Errorf("register gateway: %w", err)
+	for _, register := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
+		jobsv1.RegisterJobServiceHandler, clusterv1.RegisterClusterServiceHandler, metricsv1.RegisterMetricServiceHandler,
+	} {
+		if err := register(ctx, mux, conn); err != nil {
+			return nil, fmt.Errorf("register gateway: %w", err)
+		}
 	}
 	return limitBody(maxBody, textPlainJobs(mux)), nil
 }

@@ -96,6 +96,8 @@ func Run(ctx context.Context, cfg Config) error {
 	consumer := queue.NewConsumer(ccfg, app.handle)
 
 	// gRPC.
+	ext := newExtras(&cfg, st, writer, kafkaConn, tlsCfg, log) // nodes, cluster, metrics (cluster.go)
+	ccfg.OnAssign = ext.partitions.Set
 	tokens := auth.NewTokens(cfg.AuthTokens)
 	protected := auth.ServicePrefix("/jobplane.")
 	limiter := auth.NewRateLimiter(cfg.RateLimit, cfg.RateLimitBurst) // nil: no limit
@@ -109,14 +111,15 @@ func Run(ctx context.Context, cfg Config) error {
 		grpc.Creds(serverCreds),
 		grpc.MaxRecvMsgSize(maxGRPCMessage),
 		grpc.MaxSendMsgSize(maxGRPCMessage),
-		grpc.ChainUnaryInterceptor(errorUnaryInterceptor(log), tokens.UnaryInterceptor(protected),
+		grpc.ChainUnaryInterceptor(ext.recorder.UnaryInterceptor(protected), errorUnaryInterceptor(log), tokens.UnaryInterceptor(protected),
 			limiter.UnaryInterceptor(protected), auth.MaxInflight(cfg.MaxInflight, protected)),
-		grpc.ChainStreamInterceptor(errorStreamInterceptor(log), tokens.StreamInterceptor(protected), limiter.StreamInterceptor(protected)),
+		grpc.ChainStreamInterceptor(ext.recorder.StreamInterceptor(protected), errorStreamInterceptor(log), tokens.StreamInterceptor(protected), limiter.StreamInterceptor(protected)),
 	)...)
 	jobsv1.RegisterJobServiceServer(grpcServer, svc)
 	healthSrv := health.NewServer()
 	healthpb.RegisterHealthServer(grpcServer, healthSrv)
 	reflection.Register(grpcServer)
+	ext.register(grpcServer)
 	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
 	if err != nil {
 		return fmt.Errorf("GRPC_ADDR %s: %w", cfg.GRPCAddr, err)
@@ -175,6 +178,10 @@ func Run(ctx context.Context, cfg Config) error {
 
 	errc := make(chan error, 2)
 	go func() { errc <- grpcServer.Serve(grpcLis) }()
+	if err := ext.start(ctx, grpcLis.Addr()); err != nil {
+		return err
+	}
+	defer ext.stop()
 	go func() {
 		if err := httpServer.Serve(httpLis); !errors.Is(err, http.ErrServerClosed) {
 			errc <- err
@@ -202,6 +209,7 @@ func Run(ctx context.Context, cfg Config) error {
 	healthSrv.Shutdown() // NOT_SERVING
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
+	ext.stop()           // deregister first: cluster queries stop asking this node
 	if err := httpServer.Shutdown(shutdownCtx); err != nil {
 		log.Warn("http shutdown", "err", err)
 	}

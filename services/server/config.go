@@ -10,6 +10,7 @@ import (
 
 	"github.com/jobplane/jobplane/pkg/env"
 	"github.com/jobplane/jobplane/pkg/handler"
+	"github.com/jobplane/jobplane/pkg/nodes"
 	"github.com/jobplane/jobplane/pkg/queue"
 	"github.com/jobplane/jobplane/pkg/tlsconfig"
 )
@@ -19,6 +20,21 @@ import (
 type Config struct {
 	NodeID    string // NODE_ID
 	AdminAddr string // ADMIN_ADDR, default :8090 (/healthz, /readyz, /metrics)
+	// GRPCAddr serves NodeService (GRPC_ADDR, default :0: any free port;
+	// the node registers the address it got, see Nodes).
+	GRPCAddr string
+
+	MongoURI      string // MONGODB_URI, default mongodb://127.0.0.1:27017/ (membership, metric aggregates)
+	MongoDatabase string // MONGODB_DATABASE, default jobplane
+	// AuthTokens are the bearer tokens NodeService accepts (AUTH_TOKENS);
+	// without any, every NodeService call is refused.
+	AuthTokens []string
+	// Nodes holds the membership settings (GRPC_ADVERTISE_ADDR,
+	// NODE_HEARTBEAT_INTERVAL, NODE_TTL; see nodes.SettingsFromEnv).
+	Nodes nodes.Settings
+	// MetricGroup is the consumer group aggregating metric samples
+	// (KAFKA_METRIC_GROUP, default metric-sample-group).
+	MetricGroup string
 
 	Kafka        queue.Settings // KAFKA_* (see queue.SettingsFromEnv)
 	RequestGroup string         // KAFKA_REQUEST_GROUP, default operation-request-group
@@ -59,6 +75,12 @@ func ConfigFromReader(r *env.Reader) (Config, error) {
 	c := Config{
 		NodeID:          r.String("NODE_ID", env.Hostname()),
 		AdminAddr:       r.String("ADMIN_ADDR", ":8090"),
+		GRPCAddr:        r.String("GRPC_ADDR", ":0"),
+		MongoURI:        r.String("MONGODB_URI", "mongodb://127.0.0.1:27017/"),
+		MongoDatabase:   r.String("MONGODB_DATABASE", "jobplane"),
+		AuthTokens:      r.List("AUTH_TOKENS", nil),
+		Nodes:           nodes.SettingsFromEnv(r),
+		MetricGroup:     r.String("KAFKA_METRIC_GROUP", "metric-sample-group"),
 		Kafka:           queue.SettingsFromEnv(r),
 		RequestGroup:    r.String("KAFKA_REQUEST_GROUP", "operation-request-group"),
 		Concurrency:     r.Int("CONCURRENCY", 16),
@@ -89,6 +111,13 @@ func (c *Config) validate() error {
 	if _, _, err := net.SplitHostPort(c.AdminAddr); err != nil {
 		errs = append(errs, fmt.Errorf("ADMIN_ADDR=%q: %w", c.AdminAddr, err))
 	}
+	if _, _, err := net.SplitHostPort(c.GRPCAddr); err != nil {
+		errs = append(errs, fmt.Errorf("GRPC_ADDR=%q: %w", c.GRPCAddr, err))
+	}
+	if c.MongoURI == "" {
+		errs = append(errs, errors.New("MONGODB_URI is required"))
+	}
+	errs = append(errs, c.Nodes.Validate())
 	errs = append(errs, c.Kafka.Validate(), c.TLS.Validate())
 	if c.Concurrency < 1 || c.Concurrency > 256 {
 		errs = append(errs, fmt.Errorf("CONCURRENCY=%d: want 1..256", c.Concurrency))

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jobplane/jobplane/pkg/handler"
+	"github.com/jobplane/jobplane/pkg/nodes"
 	"github.com/jobplane/jobplane/pkg/queue"
 	"github.com/jobplane/jobplane/pkg/telemetry"
 )
@@ -75,7 +76,8 @@ func Run(ctx context.Context, cfg Config) error {
 	ccfg.ShutdownTimeout = cfg.ShutdownTimeout
 	ccfg.Lag = metrics
 	var assigned atomic.Int64
-	ccfg.OnAssign = func(parts []int) { assigned.Store(int64(len(parts))) }
+	assignedParts := &nodes.Partitions{} // reported by NodeService
+	ccfg.OnAssign = func(parts []int) { assigned.Store(int64(len(parts))); assignedParts.Set(parts) }
 	consumer := queue.NewConsumer(ccfg, p.handle)
 
 	var ready atomic.Bool
@@ -104,6 +106,12 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}()
 
+	// MongoDB, NodeService, membership, metric aggregation (nodes.go).
+	ext, err := startExtras(ctx, &cfg, tlsCfg, kafkaConn, metrics, p, assignedParts, log)
+	if err != nil {
+		return err
+	}
+	defer ext.stop()
 	if err := consumer.Start(ctx); err != nil {
 		return err
 	}
@@ -120,6 +128,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	log.Info("server service stopping")
 	ready.Store(false)
+	ext.stop() // deregister first, then stop NodeService and the metric aggregator
 	consumer.Stop()
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()

@@ -1330,6 +1330,213 @@ func (x *GetJobOperationResponse) GetOperation() *Operation {
 	return nil
 }
 
+// Request of AggregateJob.
+type AggregateJobRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AggregateJobRequest) Reset() {
+	*x = AggregateJobRequest{}
+	mi := &file_jobplane_jobs_v1_jobs_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AggregateJobRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AggregateJobRequest) ProtoMessage() {}
+
+func (x *AggregateJobRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jobplane_jobs_v1_jobs_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AggregateJobRequest.ProtoReflect.Descriptor instead.
+func (*AggregateJobRequest) Descriptor() ([]byte, []int) {
+	return file_jobplane_jobs_v1_jobs_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *AggregateJobRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// Response of AggregateJob. Results that are not numbers (an `encrypt`
+// result, say) are counted in non_numeric and left out of the statistics.
+type AggregateJobResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	JobId string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	State JobState               `protobuf:"varint,2,opt,name=state,proto3,enum=jobplane.jobs.v1.JobState" json:"state,omitempty"`
+	// Numeric results aggregated.
+	Count int32   `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
+	Sum   float64 `protobuf:"fixed64,4,opt,name=sum,proto3" json:"sum,omitempty"`
+	Mean  float64 `protobuf:"fixed64,5,opt,name=mean,proto3" json:"mean,omitempty"`
+	Min   float64 `protobuf:"fixed64,6,opt,name=min,proto3" json:"min,omitempty"`
+	Max   float64 `protobuf:"fixed64,7,opt,name=max,proto3" json:"max,omitempty"`
+	// Exact percentiles (nearest rank) of the numeric results.
+	P50 float64 `protobuf:"fixed64,8,opt,name=p50,proto3" json:"p50,omitempty"`
+	P90 float64 `protobuf:"fixed64,9,opt,name=p90,proto3" json:"p90,omitempty"`
+	P99 float64 `protobuf:"fixed64,10,opt,name=p99,proto3" json:"p99,omitempty"`
+	// Succeeded operations whose result is not a number.
+	NonNumeric int32 `protobuf:"varint,11,opt,name=non_numeric,json=nonNumeric,proto3" json:"non_numeric,omitempty"`
+	Failed     int32 `protobuf:"varint,12,opt,name=failed,proto3" json:"failed,omitempty"`
+	Cancelled  int32 `protobuf:"varint,13,opt,name=cancelled,proto3" json:"cancelled,omitempty"`
+	Pending    int32 `protobuf:"varint,14,opt,name=pending,proto3" json:"pending,omitempty"`
+	// True while some operations are still pending.
+	IsPartial     bool `protobuf:"varint,15,opt,name=is_partial,json=isPartial,proto3" json:"is_partial,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AggregateJobResponse) Reset() {
+	*x = AggregateJobResponse{}
+	mi := &file_jobplane_jobs_v1_jobs_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AggregateJobResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AggregateJobResponse) ProtoMessage() {}
+
+func (x *AggregateJobResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jobplane_jobs_v1_jobs_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AggregateJobResponse.ProtoReflect.Descriptor instead.
+func (*AggregateJobResponse) Descriptor() ([]byte, []int) {
+	return file_jobplane_jobs_v1_jobs_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *AggregateJobResponse) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *AggregateJobResponse) GetState() JobState {
+	if x != nil {
+		return x.State
+	}
+	return JobState_JOB_STATE_UNSPECIFIED
+}
+
+func (x *AggregateJobResponse) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *AggregateJobResponse) GetSum() float64 {
+	if x != nil {
+		return x.Sum
+	}
+	return 0
+}
+
+func (x *AggregateJobResponse) GetMean() float64 {
+	if x != nil {
+		return x.Mean
+	}
+	return 0
+}
+
+func (x *AggregateJobResponse) GetMin() float64 {
+	if x != nil {
+		return x.Min
+	}
+	return 0
+}
+
+func (x *AggregateJobResponse) GetMax() float64 {
+	if x != nil {
+		return x.Max
+	}
+	return 0
+}
+
+func (x *AggregateJobResponse) GetP50() float64 {
+	if x != nil {
+		return x.P50
+	}
+	return 0
+}
+
+func (x *AggregateJobResponse) GetP90() float64 {
+	if x != nil {
+		return x.P90
+	}
+	return 0
+}
+
+func (x *AggregateJobResponse) GetP99() float64 {
+	if x != nil {
+		return x.P99
+	}
+	return 0
+}
+
+func (x *AggregateJobResponse) GetNonNumeric() int32 {
+	if x != nil {
+		return x.NonNumeric
+	}
+	return 0
+}
+
+func (x *AggregateJobResponse) GetFailed() int32 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *AggregateJobResponse) GetCancelled() int32 {
+	if x != nil {
+		return x.Cancelled
+	}
+	return 0
+}
+
+func (x *AggregateJobResponse) GetPending() int32 {
+	if x != nil {
+		return x.Pending
+	}
+	return 0
+}
+
+func (x *AggregateJobResponse) GetIsPartial() bool {
+	if x != nil {
+		return x.IsPartial
+	}
+	return false
+}
+
 var File_jobplane_jobs_v1_jobs_proto protoreflect.FileDescriptor
 
 const file_jobplane_jobs_v1_jobs_proto_rawDesc = "" +
@@ -1420,7 +1627,28 @@ const file_jobplane_jobs_v1_jobs_proto_rawDesc = "" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\"T\n" +
 	"\x17GetJobOperationResponse\x129\n" +
-	"\toperation\x18\x01 \x01(\v2\x1b.jobplane.jobs.v1.OperationR\toperation*\x9b\x01\n" +
+	"\toperation\x18\x01 \x01(\v2\x1b.jobplane.jobs.v1.OperationR\toperation\"%\n" +
+	"\x13AggregateJobRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x85\x03\n" +
+	"\x14AggregateJobResponse\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x120\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x1a.jobplane.jobs.v1.JobStateR\x05state\x12\x14\n" +
+	"\x05count\x18\x03 \x01(\x05R\x05count\x12\x10\n" +
+	"\x03sum\x18\x04 \x01(\x01R\x03sum\x12\x12\n" +
+	"\x04mean\x18\x05 \x01(\x01R\x04mean\x12\x10\n" +
+	"\x03min\x18\x06 \x01(\x01R\x03min\x12\x10\n" +
+	"\x03max\x18\a \x01(\x01R\x03max\x12\x10\n" +
+	"\x03p50\x18\b \x01(\x01R\x03p50\x12\x10\n" +
+	"\x03p90\x18\t \x01(\x01R\x03p90\x12\x10\n" +
+	"\x03p99\x18\n" +
+	" \x01(\x01R\x03p99\x12\x1f\n" +
+	"\vnon_numeric\x18\v \x01(\x05R\n" +
+	"nonNumeric\x12\x16\n" +
+	"\x06failed\x18\f \x01(\x05R\x06failed\x12\x1c\n" +
+	"\tcancelled\x18\r \x01(\x05R\tcancelled\x12\x18\n" +
+	"\apending\x18\x0e \x01(\x05R\apending\x12\x1d\n" +
+	"\n" +
+	"is_partial\x18\x0f \x01(\bR\tisPartial*\x9b\x01\n" +
 	"\bJobState\x12\x19\n" +
 	"\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11JOB_STATE_PENDING\x10\x01\x12\x15\n" +
@@ -1433,7 +1661,7 @@ const file_jobplane_jobs_v1_jobs_proto_rawDesc = "" +
 	"\x17OPERATION_STATE_PENDING\x10\x01\x12\x1d\n" +
 	"\x19OPERATION_STATE_SUCCEEDED\x10\x02\x12\x1a\n" +
 	"\x16OPERATION_STATE_FAILED\x10\x03\x12\x1d\n" +
-	"\x19OPERATION_STATE_CANCELLED\x10\x042\xbf\a\n" +
+	"\x19OPERATION_STATE_CANCELLED\x10\x042\xbf\b\n" +
 	"\n" +
 	"JobService\x12i\n" +
 	"\tCreateJob\x12\".jobplane.jobs.v1.CreateJobRequest\x1a#.jobplane.jobs.v1.CreateJobResponse\"\x13\x82\xd3\xe4\x93\x02\r:\x01*\"\b/v1/jobs\x12b\n" +
@@ -1444,7 +1672,8 @@ const file_jobplane_jobs_v1_jobs_proto_rawDesc = "" +
 	"\tCancelJob\x12\".jobplane.jobs.v1.CancelJobRequest\x1a#.jobplane.jobs.v1.CancelJobResponse\"\x1f\x82\xd3\xe4\x93\x02\x19:\x01*\"\x14/v1/jobs/{id}:cancel\x12p\n" +
 	"\bWatchJob\x12!.jobplane.jobs.v1.WatchJobRequest\x1a\".jobplane.jobs.v1.WatchJobResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/jobs/{id}:watch0\x01\x12\x92\x01\n" +
 	"\x11ListJobOperations\x12*.jobplane.jobs.v1.ListJobOperationsRequest\x1a+.jobplane.jobs.v1.ListJobOperationsResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/jobs/{job_id}/operations\x12\x91\x01\n" +
-	"\x0fGetJobOperation\x12(.jobplane.jobs.v1.GetJobOperationRequest\x1a).jobplane.jobs.v1.GetJobOperationResponse\")\x82\xd3\xe4\x93\x02#\x12!/v1/jobs/{job_id}/operations/{id}B>Z<github.com/jobplane/jobplane/pkg/gen/jobplane/jobs/v1;jobsv1b\x06proto3"
+	"\x0fGetJobOperation\x12(.jobplane.jobs.v1.GetJobOperationRequest\x1a).jobplane.jobs.v1.GetJobOperationResponse\")\x82\xd3\xe4\x93\x02#\x12!/v1/jobs/{job_id}/operations/{id}\x12~\n" +
+	"\fAggregateJob\x12%.jobplane.jobs.v1.AggregateJobRequest\x1a&.jobplane.jobs.v1.AggregateJobResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/jobs/{id}:aggregateB>Z<github.com/jobplane/jobplane/pkg/gen/jobplane/jobs/v1;jobsv1b\x06proto3"
 
 var (
 	file_jobplane_jobs_v1_jobs_proto_rawDescOnce sync.Once
@@ -1459,7 +1688,7 @@ func file_jobplane_jobs_v1_jobs_proto_rawDescGZIP() []byte {
 }
 
 var file_jobplane_jobs_v1_jobs_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_jobplane_jobs_v1_jobs_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_jobplane_jobs_v1_jobs_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_jobplane_jobs_v1_jobs_proto_goTypes = []any{
 	(JobState)(0),                     // 0: jobplane.jobs.v1.JobState
 	(OperationState)(0),               // 1: jobplane.jobs.v1.OperationState
@@ -1483,17 +1712,19 @@ var file_jobplane_jobs_v1_jobs_proto_goTypes = []any{
 	(*ListJobOperationsResponse)(nil), // 19: jobplane.jobs.v1.ListJobOperationsResponse
 	(*GetJobOperationRequest)(nil),    // 20: jobplane.jobs.v1.GetJobOperationRequest
 	(*GetJobOperationResponse)(nil),   // 21: jobplane.jobs.v1.GetJobOperationResponse
-	(*timestamppb.Timestamp)(nil),     // 22: google.protobuf.Timestamp
+	(*AggregateJobRequest)(nil),       // 22: jobplane.jobs.v1.AggregateJobRequest
+	(*AggregateJobResponse)(nil),      // 23: jobplane.jobs.v1.AggregateJobResponse
+	(*timestamppb.Timestamp)(nil),     // 24: google.protobuf.Timestamp
 }
 var file_jobplane_jobs_v1_jobs_proto_depIdxs = []int32{
 	0,  // 0: jobplane.jobs.v1.Job.state:type_name -> jobplane.jobs.v1.JobState
 	3,  // 1: jobplane.jobs.v1.Job.operation_counts:type_name -> jobplane.jobs.v1.OperationCounts
-	22, // 2: jobplane.jobs.v1.Job.create_time:type_name -> google.protobuf.Timestamp
-	22, // 3: jobplane.jobs.v1.Job.update_time:type_name -> google.protobuf.Timestamp
-	22, // 4: jobplane.jobs.v1.Job.complete_time:type_name -> google.protobuf.Timestamp
+	24, // 2: jobplane.jobs.v1.Job.create_time:type_name -> google.protobuf.Timestamp
+	24, // 3: jobplane.jobs.v1.Job.update_time:type_name -> google.protobuf.Timestamp
+	24, // 4: jobplane.jobs.v1.Job.complete_time:type_name -> google.protobuf.Timestamp
 	1,  // 5: jobplane.jobs.v1.Operation.state:type_name -> jobplane.jobs.v1.OperationState
-	22, // 6: jobplane.jobs.v1.Operation.create_time:type_name -> google.protobuf.Timestamp
-	22, // 7: jobplane.jobs.v1.Operation.complete_time:type_name -> google.protobuf.Timestamp
+	24, // 6: jobplane.jobs.v1.Operation.create_time:type_name -> google.protobuf.Timestamp
+	24, // 7: jobplane.jobs.v1.Operation.complete_time:type_name -> google.protobuf.Timestamp
 	5,  // 8: jobplane.jobs.v1.CreateJobRequest.operations:type_name -> jobplane.jobs.v1.OperationInput
 	2,  // 9: jobplane.jobs.v1.CreateJobResponse.job:type_name -> jobplane.jobs.v1.Job
 	2,  // 10: jobplane.jobs.v1.GetJobResponse.job:type_name -> jobplane.jobs.v1.Job
@@ -1502,27 +1733,30 @@ var file_jobplane_jobs_v1_jobs_proto_depIdxs = []int32{
 	2,  // 13: jobplane.jobs.v1.WatchJobResponse.job:type_name -> jobplane.jobs.v1.Job
 	4,  // 14: jobplane.jobs.v1.ListJobOperationsResponse.operations:type_name -> jobplane.jobs.v1.Operation
 	4,  // 15: jobplane.jobs.v1.GetJobOperationResponse.operation:type_name -> jobplane.jobs.v1.Operation
-	6,  // 16: jobplane.jobs.v1.JobService.CreateJob:input_type -> jobplane.jobs.v1.CreateJobRequest
-	8,  // 17: jobplane.jobs.v1.JobService.GetJob:input_type -> jobplane.jobs.v1.GetJobRequest
-	10, // 18: jobplane.jobs.v1.JobService.ListJobs:input_type -> jobplane.jobs.v1.ListJobsRequest
-	12, // 19: jobplane.jobs.v1.JobService.DeleteJob:input_type -> jobplane.jobs.v1.DeleteJobRequest
-	14, // 20: jobplane.jobs.v1.JobService.CancelJob:input_type -> jobplane.jobs.v1.CancelJobRequest
-	16, // 21: jobplane.jobs.v1.JobService.WatchJob:input_type -> jobplane.jobs.v1.WatchJobRequest
-	18, // 22: jobplane.jobs.v1.JobService.ListJobOperations:input_type -> jobplane.jobs.v1.ListJobOperationsRequest
-	20, // 23: jobplane.jobs.v1.JobService.GetJobOperation:input_type -> jobplane.jobs.v1.GetJobOperationRequest
-	7,  // 24: jobplane.jobs.v1.JobService.CreateJob:output_type -> jobplane.jobs.v1.CreateJobResponse
-	9,  // 25: jobplane.jobs.v1.JobService.GetJob:output_type -> jobplane.jobs.v1.GetJobResponse
-	11, // 26: jobplane.jobs.v1.JobService.ListJobs:output_type -> jobplane.jobs.v1.ListJobsResponse
-	13, // 27: jobplane.jobs.v1.JobService.DeleteJob:output_type -> jobplane.jobs.v1.DeleteJobResponse
-	15, // 28: jobplane.jobs.v1.JobService.CancelJob:output_type -> jobplane.jobs.v1.CancelJobResponse
-	17, // 29: jobplane.jobs.v1.JobService.WatchJob:output_type -> jobplane.jobs.v1.WatchJobResponse
-	19, // 30: jobplane.jobs.v1.JobService.ListJobOperations:output_type -> jobplane.jobs.v1.ListJobOperationsResponse
-	21, // 31: jobplane.jobs.v1.JobService.GetJobOperation:output_type -> jobplane.jobs.v1.GetJobOperationResponse
-	24, // [24:32] is the sub-list for method output_type
-	16, // [16:24] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	0,  // 16: jobplane.jobs.v1.AggregateJobResponse.state:type_name -> jobplane.jobs.v1.JobState
+	6,  // 17: jobplane.jobs.v1.JobService.CreateJob:input_type -> jobplane.jobs.v1.CreateJobRequest
+	8,  // 18: jobplane.jobs.v1.JobService.GetJob:input_type -> jobplane.jobs.v1.GetJobRequest
+	10, // 19: jobplane.jobs.v1.JobService.ListJobs:input_type -> jobplane.jobs.v1.ListJobsRequest
+	12, // 20: jobplane.jobs.v1.JobService.DeleteJob:input_type -> jobplane.jobs.v1.DeleteJobRequest
+	14, // 21: jobplane.jobs.v1.JobService.CancelJob:input_type -> jobplane.jobs.v1.CancelJobRequest
+	16, // 22: jobplane.jobs.v1.JobService.WatchJob:input_type -> jobplane.jobs.v1.WatchJobRequest
+	18, // 23: jobplane.jobs.v1.JobService.ListJobOperations:input_type -> jobplane.jobs.v1.ListJobOperationsRequest
+	20, // 24: jobplane.jobs.v1.JobService.GetJobOperation:input_type -> jobplane.jobs.v1.GetJobOperationRequest
+	22, // 25: jobplane.jobs.v1.JobService.AggregateJob:input_type -> jobplane.jobs.v1.AggregateJobRequest
+	7,  // 26: jobplane.jobs.v1.JobService.CreateJob:output_type -> jobplane.jobs.v1.CreateJobResponse
+	9,  // 27: jobplane.jobs.v1.JobService.GetJob:output_type -> jobplane.jobs.v1.GetJobResponse
+	11, // 28: jobplane.jobs.v1.JobService.ListJobs:output_type -> jobplane.jobs.v1.ListJobsResponse
+	13, // 29: jobplane.jobs.v1.JobService.DeleteJob:output_type -> jobplane.jobs.v1.DeleteJobResponse
+	15, // 30: jobplane.jobs.v1.JobService.CancelJob:output_type -> jobplane.jobs.v1.CancelJobResponse
+	17, // 31: jobplane.jobs.v1.JobService.WatchJob:output_type -> jobplane.jobs.v1.WatchJobResponse
+	19, // 32: jobplane.jobs.v1.JobService.ListJobOperations:output_type -> jobplane.jobs.v1.ListJobOperationsResponse
+	21, // 33: jobplane.jobs.v1.JobService.GetJobOperation:output_type -> jobplane.jobs.v1.GetJobOperationResponse
+	23, // 34: jobplane.jobs.v1.JobService.AggregateJob:output_type -> jobplane.jobs.v1.AggregateJobResponse
+	26, // [26:35] is the sub-list for method output_type
+	17, // [17:26] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_jobplane_jobs_v1_jobs_proto_init() }
@@ -1536,7 +1770,7 @@ func file_jobplane_jobs_v1_jobs_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jobplane_jobs_v1_jobs_proto_rawDesc), len(file_jobplane_jobs_v1_jobs_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   20,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -27,6 +27,7 @@ const (
 	JobService_WatchJob_FullMethodName          = "/jobplane.jobs.v1.JobService/WatchJob"
 	JobService_ListJobOperations_FullMethodName = "/jobplane.jobs.v1.JobService/ListJobOperations"
 	JobService_GetJobOperation_FullMethodName   = "/jobplane.jobs.v1.JobService/GetJobOperation"
+	JobService_AggregateJob_FullMethodName      = "/jobplane.jobs.v1.JobService/AggregateJob"
 )
 
 // JobServiceClient is the client API for JobService service.
@@ -59,6 +60,10 @@ type JobServiceClient interface {
 	ListJobOperations(ctx context.Context, in *ListJobOperationsRequest, opts ...grpc.CallOption) (*ListJobOperationsResponse, error)
 	// Returns one operation of a job.
 	GetJobOperation(ctx context.Context, in *GetJobOperationRequest, opts ...grpc.CallOption) (*GetJobOperationResponse, error)
+	// Aggregates the numeric results of a job's succeeded operations: count,
+	// sum, mean, min, max and exact percentiles. While operations are still
+	// pending the answer covers those finished so far and says `is_partial`.
+	AggregateJob(ctx context.Context, in *AggregateJobRequest, opts ...grpc.CallOption) (*AggregateJobResponse, error)
 }
 
 type jobServiceClient struct {
@@ -158,6 +163,16 @@ func (c *jobServiceClient) GetJobOperation(ctx context.Context, in *GetJobOperat
 	return out, nil
 }
 
+func (c *jobServiceClient) AggregateJob(ctx context.Context, in *AggregateJobRequest, opts ...grpc.CallOption) (*AggregateJobResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AggregateJobResponse)
+	err := c.cc.Invoke(ctx, JobService_AggregateJob_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // JobServiceServer is the server API for JobService service.
 // All implementations must embed UnimplementedJobServiceServer
 // for forward compatibility.
@@ -188,6 +203,10 @@ type JobServiceServer interface {
 	ListJobOperations(context.Context, *ListJobOperationsRequest) (*ListJobOperationsResponse, error)
 	// Returns one operation of a job.
 	GetJobOperation(context.Context, *GetJobOperationRequest) (*GetJobOperationResponse, error)
+	// Aggregates the numeric results of a job's succeeded operations: count,
+	// sum, mean, min, max and exact percentiles. While operations are still
+	// pending the answer covers those finished so far and says `is_partial`.
+	AggregateJob(context.Context, *AggregateJobRequest) (*AggregateJobResponse, error)
 	mustEmbedUnimplementedJobServiceServer()
 }
 
@@ -221,6 +240,9 @@ func (UnimplementedJobServiceServer) ListJobOperations(context.Context, *ListJob
 }
 func (UnimplementedJobServiceServer) GetJobOperation(context.Context, *GetJobOperationRequest) (*GetJobOperationResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetJobOperation not implemented")
+}
+func (UnimplementedJobServiceServer) AggregateJob(context.Context, *AggregateJobRequest) (*AggregateJobResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AggregateJob not implemented")
 }
 func (UnimplementedJobServiceServer) mustEmbedUnimplementedJobServiceServer() {}
 func (UnimplementedJobServiceServer) testEmbeddedByValue()                    {}
@@ -380,6 +402,24 @@ func _JobService_GetJobOperation_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _JobService_AggregateJob_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AggregateJobRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(JobServiceServer).AggregateJob(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: JobService_AggregateJob_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(JobServiceServer).AggregateJob(ctx, req.(*AggregateJobRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // JobService_ServiceDesc is the grpc.ServiceDesc for JobService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -414,6 +454,10 @@ var JobService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetJobOperation",
 			Handler:    _JobService_GetJobOperation_Handler,
+		},
+		{
+			MethodName: "AggregateJob",
+			Handler:    _JobService_AggregateJob_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -300,6 +300,72 @@ func (x *OperationResult) GetEndTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// MetricSample is the value of a message on the metric topic
+// (`application.metric.sample`), keyed by metric name (jump hash), so that
+// every sample of a name is aggregated by the one consumer of its partition,
+// the only writer of that name's document. Header `jobplane-schema` is
+// `jobplane.queue.v1.MetricSample`.
+type MetricSample struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	MetricName string                 `protobuf:"bytes,1,opt,name=metric_name,json=metricName,proto3" json:"metric_name,omitempty"`
+	Value      float64                `protobuf:"fixed64,2,opt,name=value,proto3" json:"value,omitempty"`
+	// When the value was observed.
+	Time          *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MetricSample) Reset() {
+	*x = MetricSample{}
+	mi := &file_jobplane_queue_v1_queue_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MetricSample) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MetricSample) ProtoMessage() {}
+
+func (x *MetricSample) ProtoReflect() protoreflect.Message {
+	mi := &file_jobplane_queue_v1_queue_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MetricSample.ProtoReflect.Descriptor instead.
+func (*MetricSample) Descriptor() ([]byte, []int) {
+	return file_jobplane_queue_v1_queue_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *MetricSample) GetMetricName() string {
+	if x != nil {
+		return x.MetricName
+	}
+	return ""
+}
+
+func (x *MetricSample) GetValue() float64 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
+func (x *MetricSample) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
 var File_jobplane_queue_v1_queue_proto protoreflect.FileDescriptor
 
 const file_jobplane_queue_v1_queue_proto_rawDesc = "" +
@@ -328,7 +394,12 @@ const file_jobplane_queue_v1_queue_proto_rawDesc = "" +
 	"\n" +
 	"start_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
 	"\bend_time\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\aendTime*|\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"u\n" +
+	"\fMetricSample\x12\x1f\n" +
+	"\vmetric_name\x18\x01 \x01(\tR\n" +
+	"metricName\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value\x12.\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time*|\n" +
 	"\vResultState\x12\x1c\n" +
 	"\x18RESULT_STATE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16RESULT_STATE_SUCCEEDED\x10\x01\x12\x17\n" +
@@ -348,24 +419,26 @@ func file_jobplane_queue_v1_queue_proto_rawDescGZIP() []byte {
 }
 
 var file_jobplane_queue_v1_queue_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_jobplane_queue_v1_queue_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_jobplane_queue_v1_queue_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_jobplane_queue_v1_queue_proto_goTypes = []any{
 	(ResultState)(0),              // 0: jobplane.queue.v1.ResultState
 	(*OperationRequest)(nil),      // 1: jobplane.queue.v1.OperationRequest
 	(*OperationResult)(nil),       // 2: jobplane.queue.v1.OperationResult
-	(*timestamppb.Timestamp)(nil), // 3: google.protobuf.Timestamp
+	(*MetricSample)(nil),          // 3: jobplane.queue.v1.MetricSample
+	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
 }
 var file_jobplane_queue_v1_queue_proto_depIdxs = []int32{
-	3, // 0: jobplane.queue.v1.OperationRequest.submit_time:type_name -> google.protobuf.Timestamp
+	4, // 0: jobplane.queue.v1.OperationRequest.submit_time:type_name -> google.protobuf.Timestamp
 	0, // 1: jobplane.queue.v1.OperationResult.state:type_name -> jobplane.queue.v1.ResultState
-	3, // 2: jobplane.queue.v1.OperationResult.submit_time:type_name -> google.protobuf.Timestamp
-	3, // 3: jobplane.queue.v1.OperationResult.start_time:type_name -> google.protobuf.Timestamp
-	3, // 4: jobplane.queue.v1.OperationResult.end_time:type_name -> google.protobuf.Timestamp
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	4, // 2: jobplane.queue.v1.OperationResult.submit_time:type_name -> google.protobuf.Timestamp
+	4, // 3: jobplane.queue.v1.OperationResult.start_time:type_name -> google.protobuf.Timestamp
+	4, // 4: jobplane.queue.v1.OperationResult.end_time:type_name -> google.protobuf.Timestamp
+	4, // 5: jobplane.queue.v1.MetricSample.time:type_name -> google.protobuf.Timestamp
+	6, // [6:6] is the sub-list for method output_type
+	6, // [6:6] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_jobplane_queue_v1_queue_proto_init() }
@@ -379,7 +452,7 @@ func file_jobplane_queue_v1_queue_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jobplane_queue_v1_queue_proto_rawDesc), len(file_jobplane_queue_v1_queue_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   2,
+			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
