@@ -70,6 +70,9 @@ var optionalVars = map[string]optionalVar{
 	"KAFKA_SASL_MECHANISM": {compose: true, why: "compose's Kafka has no SASL"},
 	"KAFKA_SASL_USERNAME":  {compose: true, why: "compose's Kafka has no SASL"},
 	"KAFKA_SASL_PASSWORD":  {compose: true, why: "compose's Kafka has no SASL"},
+	// A profiling listener is a debugging aid, off by default; an operator
+	// turns it on (bound to loopback) for one instance at a time.
+	"PPROF_ADDR": {compose: true, k8s: true, why: "pprof is opt-in, for debugging"},
 }
 
 // requiredVars must be wired everywhere whatever optionalVars says: without

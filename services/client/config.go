@@ -62,6 +62,9 @@ type Config struct {
 
 	LogFormat string // LOG_FORMAT json|text
 	LogLevel  string // LOG_LEVEL
+	// PprofAddr serves net/http/pprof when set (PPROF_ADDR, e.g.
+	// 127.0.0.1:6061); off by default.
+	PprofAddr string
 	Logger    *slog.Logger
 }
 
@@ -93,6 +96,7 @@ func ConfigFromReader(r *env.Reader) (Config, error) {
 		ClusterTimeout:      r.Duration("CLUSTER_QUERY_TIMEOUT", 2*time.Second),
 		LogFormat:           r.String("LOG_FORMAT", "json"),
 		LogLevel:            r.String("LOG_LEVEL", "info"),
+		PprofAddr:           r.String("PPROF_ADDR", ""),
 	}
 	var rateErr error
 	if v := r.String("RATE_LIMIT", "0"); v != "0" {

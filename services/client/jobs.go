@@ -42,8 +42,12 @@ type jobService struct {
 	cfg       *Config
 	store     *store.Store
 	publisher *publisher
-	metrics   *telemetry.Metrics
-	log       *slog.Logger
+	// creates stores jobs in group commits; cleaner deletes outbox entries
+	// of published jobs in batches.
+	creates *groupCommit[store.NewJob, store.Created]
+	cleaner *outboxCleaner
+	metrics *telemetry.Metrics
+	log     *slog.Logger
 	// watchInterval is how often WatchJob re-reads the job.
 	watchInterval time.Duration
 }
@@ -53,10 +57,14 @@ func (s *jobService) CreateJob(ctx context.Context, req *jobsv1.CreateJobRequest
 	if err != nil {
 		return nil, err
 	}
-	job, ops, created, err := s.store.CreateJob(ctx, n)
+	res, err := s.creates.Do(ctx, n)
+	if err == nil {
+		err = res.Err
+	}
 	if err != nil {
 		return nil, err
 	}
+	job, ops, created := res.Job, res.Ops, res.Created
 	if created {
 		s.metrics.JobsCreated.Inc()
 		s.metrics.OperationsCreated.Add(float64(len(ops)))
@@ -70,13 +78,30 @@ func (s *jobService) CreateJob(ctx context.Context, req *jobsv1.CreateJobRequest
 	return &jobsv1.CreateJobResponse{Job: jobToProto(job), OperationsCreated: count32(job.Total)}, nil
 }
 
-// publish sends a new job's operations and then deletes its outbox entry.
-// If it fails or the process dies first, the relay publishes the job.
+// publish sends a new job's operations and then has its outbox entry
+// deleted. If it fails or the process dies first, the relay publishes the
+// job.
 func (s *jobService) publish(ctx context.Context, job *store.Job, ops []store.Operation) error {
 	if err := s.publisher.publishOperations(ctx, job, ops, 1); err != nil {
 		return err
 	}
-	return s.store.MarkPublished(ctx, job.ID)
+	s.cleaner.Published(ctx, job.ID)
+	return nil
+}
+
+// Group commit of CreateJob: at most this many jobs or operations per batch.
+const (
+	createBatchJobs = 256
+	createBatchOps  = 10_000
+)
+
+// newCreateBatcher stores concurrently submitted jobs with one write per
+// collection per batch (store.CreateJobs). One worker: FerretDB on SQLite
+// serializes writes anyway, and the callers publish in parallel.
+func newCreateBatcher(st *store.Store) *groupCommit[store.NewJob, store.Created] {
+	return newGroupCommit(1, createBatchJobs, createBatchOps,
+		func(n store.NewJob) int { return len(n.Operations) },
+		st.CreateJobs)
 }
 
 func (s *jobService) validateCreate(ctx context.Context, req *jobsv1.CreateJobRequest) (store.NewJob, error) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jobplane/jobplane/pkg/auth"
 	jobsv1 "github.com/jobplane/jobplane/pkg/gen/jobplane/jobs/v1"
+	"github.com/jobplane/jobplane/pkg/profiling"
 	"github.com/jobplane/jobplane/pkg/queue"
 	"github.com/jobplane/jobplane/pkg/store"
 	"github.com/jobplane/jobplane/pkg/telemetry"
@@ -39,6 +40,9 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	metrics := telemetry.NewMetrics()
+	if err := profiling.Serve(ctx, cfg.PprofAddr, log); err != nil {
+		return fmt.Errorf("PPROF_ADDR %s: %w", cfg.PprofAddr, err)
+	}
 	// Tracing (OTEL_* variables, off without an endpoint). Deferred first
 	// so that the flush is the last step of the shutdown.
 	tracing, err := telemetry.NewTracing(ctx, telemetry.TracingConfig{ServiceName: "client-application", InstanceID: cfg.NodeID, Logger: log})
@@ -83,7 +87,10 @@ func Run(ctx context.Context, cfg Config) error {
 	}()
 
 	pub := &publisher{writer: writer, topic: cfg.Kafka.RequestTopic, responseTopic: cfg.Kafka.ResponseTopic, store: st, metrics: metrics, log: log, tracing: tracing}
-	svc := &jobService{cfg: &cfg, store: st, publisher: pub, metrics: metrics, log: log, watchInterval: 200 * time.Millisecond}
+	svc := &jobService{cfg: &cfg, store: st, publisher: pub, metrics: metrics, log: log, watchInterval: 200 * time.Millisecond,
+		creates: newCreateBatcher(st), cleaner: newOutboxCleaner(st, log)}
+	defer svc.cleaner.Stop()
+	defer svc.creates.Stop()
 
 	rel := newRelay(cfg.Relay, st, pub, metrics, log, cfg.NodeID)
 
@@ -93,11 +100,11 @@ func Run(ctx context.Context, cfg Config) error {
 	ccfg.Dialer = kafkaConn.Dialer
 	ccfg.ShutdownTimeout = cfg.ShutdownTimeout
 	ccfg.Lag = metrics
+	ext := newExtras(&cfg, st, writer, kafkaConn, tlsCfg, log) // nodes, cluster, metrics (cluster.go)
+	ccfg.OnAssign = ext.partitions.Set
 	consumer := queue.NewConsumer(ccfg, app.handle)
 
 	// gRPC.
-	ext := newExtras(&cfg, st, writer, kafkaConn, tlsCfg, log) // nodes, cluster, metrics (cluster.go)
-	ccfg.OnAssign = ext.partitions.Set
 	tokens := auth.NewTokens(cfg.AuthTokens)
 	protected := auth.ServicePrefix("/jobplane.")
 	limiter := auth.NewRateLimiter(cfg.RateLimit, cfg.RateLimitBurst) // nil: no limit
@@ -116,10 +123,10 @@ func Run(ctx context.Context, cfg Config) error {
 		grpc.ChainStreamInterceptor(ext.recorder.StreamInterceptor(protected), errorStreamInterceptor(log), tokens.StreamInterceptor(protected), limiter.StreamInterceptor(protected)),
 	)...)
 	jobsv1.RegisterJobServiceServer(grpcServer, svc)
+	ext.register(grpcServer)
 	healthSrv := health.NewServer()
 	healthpb.RegisterHealthServer(grpcServer, healthSrv)
 	reflection.Register(grpcServer)
-	ext.register(grpcServer)
 	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
 	if err != nil {
 		return fmt.Errorf("GRPC_ADDR %s: %w", cfg.GRPCAddr, err)
@@ -175,13 +182,13 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer rel.Stop()
-
-	errc := make(chan error, 2)
-	go func() { errc <- grpcServer.Serve(grpcLis) }()
 	if err := ext.start(ctx, grpcLis.Addr()); err != nil {
 		return err
 	}
 	defer ext.stop()
+
+	errc := make(chan error, 2)
+	go func() { errc <- grpcServer.Serve(grpcLis) }()
 	go func() {
 		if err := httpServer.Serve(httpLis); !errors.Is(err, http.ErrServerClosed) {
 			errc <- err
@@ -206,10 +213,10 @@ func Run(ctx context.Context, cfg Config) error {
 
 	log.Info("client service stopping")
 	ready.Store(false)
+	ext.stop()           // deregister first: cluster queries stop asking this node
 	healthSrv.Shutdown() // NOT_SERVING
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
-	ext.stop()           // deregister first: cluster queries stop asking this node
 	if err := httpServer.Shutdown(shutdownCtx); err != nil {
 		log.Warn("http shutdown", "err", err)
 	}

@@ -63,6 +63,9 @@ type Config struct {
 
 	LogFormat string // LOG_FORMAT
 	LogLevel  string // LOG_LEVEL
+	// PprofAddr serves net/http/pprof when set (PPROF_ADDR, e.g.
+	// 127.0.0.1:6061); off by default.
+	PprofAddr string
 	Logger    *slog.Logger
 }
 
@@ -90,6 +93,7 @@ func ConfigFromReader(r *env.Reader) (Config, error) {
 		TLS:             tlsconfig.FromEnv(r),
 		LogFormat:       r.String("LOG_FORMAT", "json"),
 		LogLevel:        r.String("LOG_LEVEL", "info"),
+		PprofAddr:       r.String("PPROF_ADDR", ""),
 	}
 	var errs []error
 	if k := r.String("ENCRYPT_KEY", ""); k != "" {

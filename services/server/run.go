@@ -14,6 +14,7 @@ import (
 
 	"github.com/jobplane/jobplane/pkg/handler"
 	"github.com/jobplane/jobplane/pkg/nodes"
+	"github.com/jobplane/jobplane/pkg/profiling"
 	"github.com/jobplane/jobplane/pkg/queue"
 	"github.com/jobplane/jobplane/pkg/telemetry"
 )
@@ -28,6 +29,9 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	metrics := telemetry.NewMetrics()
+	if err := profiling.Serve(ctx, cfg.PprofAddr, log); err != nil {
+		return fmt.Errorf("PPROF_ADDR %s: %w", cfg.PprofAddr, err)
+	}
 	// Tracing (OTEL_* variables, off without an endpoint). Deferred first
 	// so that the flush is the last step of the shutdown.
 	tracing, err := telemetry.NewTracing(ctx, telemetry.TracingConfig{ServiceName: "server-application", InstanceID: cfg.NodeID, Logger: log})

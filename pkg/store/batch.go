@@ -1,0 +1,118 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+)
+
+// Created is the outcome of one job of a CreateJobs batch, as CreateJob
+// returns it.
+type Created struct {
+	Job     *Job
+	Ops     []Operation
+	Created bool
+	Err     error
+}
+
+// CreateJobs stores several jobs with one write per collection instead of
+// several per job (group commit: FerretDB on SQLite serializes writes, and
+// an InsertMany of 100 documents costs about as much as 5 of 10). The writes
+// and their order are CreateJob's: request_id claims, operations, outbox
+// entries, then the job documents (the commit point of each job). A job
+// whose request_id was already claimed, by an earlier request or by another
+// job of this batch, takes CreateJob's path after the batch, which returns
+// the earlier job or ErrRequestIDConflict. An error of a batch write fails
+// every job of the batch not yet committed; as with CreateJob, a retry with
+// the same request_id converges.
+func (s *Store) CreateJobs(ctx context.Context, batch []NewJob) []Created {
+	out := make([]Created, len(batch))
+	ids := make([]string, len(batch))
+	slow := make([]bool, len(batch))
+	fail := func(err error) []Created {
+		for i := range out {
+			out[i].Err = err
+		}
+		return out
+	}
+
+	var claims []any
+	var claimIdx []int
+	for i := range batch {
+		ids[i] = NewJobID()
+		if batch[i].RequestID != "" {
+			claims = append(claims, requestDoc{ID: batch[i].RequestID, JobID: ids[i], Fingerprint: batch[i].fingerprint(), CreateTime: s.now()})
+			claimIdx = append(claimIdx, i)
+		}
+	}
+	if len(claims) > 0 {
+		dup, err := insertNew(ctx, s.requests, claims)
+		if err != nil {
+			return fail(fmt.Errorf("claim request_id: %w", err))
+		}
+		for k, d := range dup {
+			slow[claimIdx[k]] = d
+		}
+	}
+
+	now := s.now()
+	var opDocs, outboxDocs, jobDocs []any
+	for i := range batch {
+		if slow[i] {
+			continue
+		}
+		n := &batch[i]
+		ops := make([]Operation, len(n.Operations))
+		for k, in := range n.Operations {
+			ops[k] = Operation{ID: OperationID(ids[i], int64(k)), JobID: ids[i], Index: int64(k), Type: in.Type,
+				Request: in.Request, PartitionKey: n.PartitionKey, CreateTime: now}
+			opDocs = append(opDocs, &ops[k])
+		}
+		j := &Job{ID: ids[i], RequestID: n.RequestID, PartitionKey: n.PartitionKey, Total: int64(len(n.Operations)),
+			CreateTime: now, UpdateTime: now, AppliedPartition: -1, AppliedOffset: -1}
+		out[i] = Created{Job: j, Ops: ops, Created: true}
+		outboxDocs = append(outboxDocs, outboxDoc{ID: ids[i], CreateTime: now})
+		jobDocs = append(jobDocs, j)
+	}
+	if len(jobDocs) > 0 {
+		// Job ids are new, so nothing of them exists yet: a duplicate is
+		// impossible here, and insertNew's tolerance of them is moot.
+		for _, w := range []struct {
+			coll *mongo.Collection
+			docs []any
+			what string
+		}{{s.ops, opDocs, "operations"}, {s.outbox, outboxDocs, "outbox entries"}, {s.active, jobDocs, "jobs"}} {
+			if _, err := insertNew(ctx, w.coll, w.docs); err != nil {
+				for i := range out {
+					if !slow[i] {
+						out[i] = Created{Err: fmt.Errorf("insert %s: %w", w.what, err)}
+					}
+				}
+				break
+			}
+		}
+	}
+
+	for i := range batch {
+		if slow[i] {
+			j, ops, created, err := s.CreateJob(ctx, batch[i])
+			out[i] = Created{Job: j, Ops: ops, Created: created, Err: err}
+		}
+	}
+	return out
+}
+
+// MarkPublishedMany deletes the outbox entries of jobs whose operations are
+// all in Kafka, with one write. The `$in` filter scans, but the outbox is
+// small (jobs between their commit point and the end of their publication).
+func (s *Store) MarkPublishedMany(ctx context.Context, jobIDs []string) error {
+	if len(jobIDs) == 0 {
+		return nil
+	}
+	if _, err := s.outbox.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: jobIDs}}}}); err != nil {
+		return fmt.Errorf("delete outbox entries: %w", err)
+	}
+	return nil
+}
