@@ -104,8 +104,28 @@ chaos: ## Chaos suite: CHAOS_OPERATIONS (20,000) operations while servers, clien
 	CHAOS_OPERATIONS=$(CHAOS_OPERATIONS) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -run '^TestChaos$$' -v ./e2e/
 
 .PHONY: bench
-bench: ## Go benchmarks of pkg/ and services/ (the end-to-end load generator comes later)
+bench: ## W1 end to end (make run, 1 client, 2 servers) and the raw ceiling, then the Go micro-benchmarks
+	@$(MAKE) --no-print-directory bench-w1
+	@$(MAKE) --no-print-directory bench-ceiling
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/... ./services/...
+
+# W1: 2,000 jobs of 10 expr operations, 16 concurrent callers.
+BENCH_ARGS ?= --jobs 2000 --ops 10 --concurrency 16
+
+.PHONY: bench-w1
+bench-w1: ## W1 against a fresh devstack (1 client, 2 servers) on its own ports and data dir
+	$(GO) build -o bin/ ./cmd/client ./cmd/server ./cmd/devstack ./cmd/jobctl
+	@dir="$$(mktemp -d)"; \
+	bin/devstack --data-dir "$$dir" --clients 1 --servers 2 --mongo-port 37017 --kafka-port 39092 \
+		--grpc-port 50151 --http-port 18180 --admin-port 18190 > "$$dir/devstack.log" 2>&1 & pid=$$!; \
+	trap 'kill -INT $$pid 2>/dev/null; wait $$pid 2>/dev/null; rm -rf "$$dir"' EXIT; \
+	for i in $$(seq 1 120); do grep -q "jobplane is running" "$$dir/devstack.log" && break; sleep 0.5; done; \
+	grep -q "jobplane is running" "$$dir/devstack.log" || { cat "$$dir/devstack.log"; exit 1; }; \
+	bin/jobctl bench --addr 127.0.0.1:50151 $(BENCH_ARGS)
+
+.PHONY: bench-ceiling
+bench-ceiling: ## The raw ceiling of the same write pattern on the same embedded engines, no services (cmd/ceiling)
+	$(GO) run ./cmd/ceiling $(BENCH_ARGS)
 
 .PHONY: help
 help: ## List the targets
