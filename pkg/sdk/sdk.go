@@ -120,7 +120,7 @@ func Dial(addr string, opts ...Option) (*Client, error) {
 		creds = credentials.NewTLS(o.tls)
 	}
 	dial := append([]grpc.DialOption{grpc.WithTransportCredentials(creds),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16 << 20), grpc.MaxCallSendMsgSize(16 << 20))}, o.dial...)
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16<<20), grpc.MaxCallSendMsgSize(16<<20))}, o.dial...)
 	if o.token != "" {
 		dial = append(dial, grpc.WithPerRPCCredentials(bearer{o.token}))
 	}
