@@ -25,28 +25,25 @@ type OutboxEntry struct {
 // Outbox returns the outbox entries (a small collection: jobs between their
 // commit point and the end of their first publication).
 func (s *Store) Outbox(ctx context.Context) ([]OutboxEntry, error) {
-	cur, err := s.outbox.Find(ctx, bson.D{})
+	return findAll[OutboxEntry](ctx, s.outbox)
+}
+
+// findAll reads a whole (small) collection.
+func findAll[T any](ctx context.Context, coll *mongo.Collection) ([]T, error) {
+	cur, err := coll.Find(ctx, bson.D{})
 	if err != nil {
-		return nil, fmt.Errorf("scan outbox: %w", err)
+		return nil, fmt.Errorf("scan %s: %w", coll.Name(), err)
 	}
-	var out []OutboxEntry
+	var out []T
 	if err := cur.All(ctx, &out); err != nil {
-		return nil, fmt.Errorf("scan outbox: %w", err)
+		return nil, fmt.Errorf("scan %s: %w", coll.Name(), err)
 	}
 	return out, nil
 }
 
 // ActiveJobs returns the unfinished jobs (the small jobs_active collection).
 func (s *Store) ActiveJobs(ctx context.Context) ([]*Job, error) {
-	cur, err := s.active.Find(ctx, bson.D{})
-	if err != nil {
-		return nil, fmt.Errorf("scan active jobs: %w", err)
-	}
-	var out []*Job
-	if err := cur.All(ctx, &out); err != nil {
-		return nil, fmt.Errorf("scan active jobs: %w", err)
-	}
-	return out, nil
+	return findAll[*Job](ctx, s.active)
 }
 
 // Dispatch records how often the relay dispatched a job's operations
@@ -62,13 +59,9 @@ type Dispatch struct {
 
 // Dispatches returns every dispatch record, by job id.
 func (s *Store) Dispatches(ctx context.Context) (map[string]Dispatch, error) {
-	cur, err := s.dispatches.Find(ctx, bson.D{})
+	all, err := findAll[Dispatch](ctx, s.dispatches)
 	if err != nil {
-		return nil, fmt.Errorf("scan dispatches: %w", err)
-	}
-	var all []Dispatch
-	if err := cur.All(ctx, &all); err != nil {
-		return nil, fmt.Errorf("scan dispatches: %w", err)
+		return nil, err
 	}
 	out := make(map[string]Dispatch, len(all))
 	for _, d := range all {
