@@ -80,6 +80,7 @@ test: ## What CI runs: lint (gofmt, vet, buf), gosec, check-generated, go test -
 	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory gosec
 	@$(MAKE) --no-print-directory check-generated
+	@$(MAKE) --no-print-directory check-ui
 	@$(MAKE) --no-print-directory test-short
 	@$(MAKE) --no-print-directory fuzz
 
@@ -207,3 +208,21 @@ docker-logs: ## Follow the logs of the stack
 .PHONY: docker-stop
 docker-stop: ## Stop the stack and delete its volumes (Kafka, MongoDB and Prometheus data)
 	$(COMPOSE) --profile grafana down -v --remove-orphans
+
+##@ Web dashboard (services/client/web, built into dist/ and embedded by the client service at /ui/)
+
+UI_DIR := services/client/web
+
+.PHONY: ui
+ui: ## Rebuild the dashboard and Swagger UI into services/client/web/dist (npm ci && npm run build; Node >= 20.19); commit the result
+	@node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a < 20 || (a === 20 && b < 19)) { console.error("Vite 7 needs Node >= 20.19, this is " + process.version); process.exit(1) }'
+	@# npm install, not npm ci: the lock pins every version and integrity, but npm ci
+	@# refuses it for lacking rollup's optional packages of other platforms (the
+	@# registry it was made with does not carry them). No install scripts run.
+	cd $(UI_DIR) && npm install --ignore-scripts --no-audit --no-fund && npm run build
+
+.PHONY: check-ui
+check-ui: ui ## Fail if services/client/web/dist differs from what `make ui` produces (sources or pkg/gen/openapiv2 changed)
+	@git diff --exit-code --stat -- $(UI_DIR)/dist || { echo "$(UI_DIR)/dist is out of date: run 'make ui' and commit the result" >&2; exit 1; }
+	@untracked="$$(git status --porcelain --untracked-files=all -- $(UI_DIR)/dist)"; \
+	if [ -n "$$untracked" ]; then echo "$$untracked"; echo "$(UI_DIR)/dist has files that are not committed: run 'make ui' and commit the result" >&2; exit 1; fi

@@ -73,6 +73,9 @@ var optionalVars = map[string]optionalVar{
 	// A profiling listener is a debugging aid, off by default; an operator
 	// turns it on (bound to loopback) for one instance at a time.
 	"PPROF_ADDR": {compose: true, k8s: true, why: "pprof is opt-in, for debugging"},
+	// The dashboard's trace links need the Jaeger UI's address as users
+	// reach it (an ingress), which the manifests cannot know; compose sets it.
+	"JAEGER_UI_URL": {k8s: true, why: "the Jaeger UI's external address is site-specific"},
 }
 
 // requiredVars must be wired everywhere whatever optionalVars says: without

@@ -60,6 +60,14 @@ type Config struct {
 	// (CLUSTER_QUERY_TIMEOUT, default 2s).
 	ClusterTimeout time.Duration
 
+	// JaegerUIURL is the Jaeger UI the web dashboard links jobs' traces to
+	// (JAEGER_UI_URL, e.g. http://localhost:16686); empty: no link.
+	JaegerUIURL string
+	// TraceService is the service.name of this service's spans, which
+	// the trace links search (OTEL_SERVICE_NAME, as the tracer reads it;
+	// default client-application).
+	TraceService string
+
 	LogFormat string // LOG_FORMAT json|text
 	LogLevel  string // LOG_LEVEL
 	// PprofAddr serves net/http/pprof when set (PPROF_ADDR, e.g.
@@ -94,6 +102,8 @@ func ConfigFromReader(r *env.Reader) (Config, error) {
 		Relay:               RelayConfigFromEnv(r),
 		Nodes:               nodes.SettingsFromEnv(r),
 		ClusterTimeout:      r.Duration("CLUSTER_QUERY_TIMEOUT", 2*time.Second),
+		JaegerUIURL:         r.String("JAEGER_UI_URL", ""),
+		TraceService:        r.String("OTEL_SERVICE_NAME", "client-application"),
 		LogFormat:           r.String("LOG_FORMAT", "json"),
 		LogLevel:            r.String("LOG_LEVEL", "info"),
 		PprofAddr:           r.String("PPROF_ADDR", ""),

@@ -163,6 +163,8 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
+	// /ui/ (web dashboard), /docs/ (Swagger UI), / redirects to /ui/ (ui.go).
+	mountUI(httpMux, uiConfig{JaegerUIURL: cfg.JaegerUIURL, TraceService: cfg.TraceService})
 	httpMux.Handle("/", rest) // unknown routes get the gateway's 404 Status body
 	httpServer := &http.Server{Handler: httpMux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	httpLis, err := net.Listen("tcp", cfg.HTTPAddr)
