@@ -217,13 +217,19 @@ func TestChaos(t *testing.T) {
 	rep.submittedOps = len(acked) * opsPerJob
 	rep.retriedCalls = retries.Load()
 	rep.terminalAfter = lastTerminal.Sub(ref)
+	for _, p := range c.clients {
+		out := p.out.String()
+		rep.redispatched += strings.Count(out, `msg="job re-dispatched"`)
+		rep.reconciled += strings.Count(out, `msg="job counters reconciled"`)
+	}
 	t.Logf("chaos report: submitted %d operations in %d jobs (%d submission calls retried); "+
 		"completed %d (succeeded %d, failed %d, cancelled %d), each exactly once; "+
 		"request messages %d (%d re-published by the relay); result messages %d (%d redelivered duplicates dropped by the applier); "+
+		"relay: %d jobs re-dispatched, %d reconciled; "+
 		"all jobs terminal %s after the last recovery or submission",
 		rep.submittedOps, len(acked), rep.retriedCalls, rep.completed, rep.succeeded, rep.failed, rep.cancelled,
 		rep.requestMsgs, rep.requestMsgs-int64(rep.submittedOps), rep.resultMsgs, rep.resultMsgs-int64(rep.completed),
-		rep.terminalAfter.Round(time.Millisecond))
+		rep.redispatched, rep.reconciled, rep.terminalAfter.Round(time.Millisecond))
 }
 
 func acked2want[T any](m map[string]T, f func(T) []string) map[string][]string {
@@ -239,6 +245,7 @@ type chaosReport struct {
 	completed, succeeded, failed, cancelled int
 	requestMsgs, resultMsgs                 int64
 	retriedCalls                            int64
+	redispatched, reconciled                int
 	terminalAfter                           time.Duration
 }
 

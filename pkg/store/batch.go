@@ -71,7 +71,7 @@ func (s *Store) CreateJobs(ctx context.Context, batch []NewJob) []Created {
 			opDocs = append(opDocs, &ops[k])
 		}
 		j := &Job{ID: ids[i], RequestID: n.RequestID, PartitionKey: n.PartitionKey, Total: int64(len(n.Operations)),
-			CreateTime: now, UpdateTime: now, AppliedPartition: -1, AppliedOffset: -1}
+			CreateTime: now, UpdateTime: now}
 		out[i] = Created{Job: j, Ops: ops, Created: true}
 		outboxDocs = append(outboxDocs, outboxDoc{ID: ids[i], CreateTime: now})
 		jobDocs = append(jobDocs, j)

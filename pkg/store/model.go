@@ -55,7 +55,10 @@ func (s JobState) Terminal() bool {
 // response-topic partition that the job id hashes to. FerretDB applies an
 // update as read-modify-write, so two concurrent writers of one document lose
 // updates (measured: 8 goroutines × 50 $inc left 56); a single writer is
-// correct there and costs nothing on MongoDB.
+// correct there and costs nothing on MongoDB. When a rebalance briefly lets
+// two appliers overlap, a lost update can only under-count (every count is
+// decided by a unique insert, see ApplyResults); the relay reconciles such a
+// job from its stored outcomes.
 type Job struct {
 	ID           string    `bson:"_id"`
 	RequestID    string    `bson:"request_id,omitempty"`
@@ -66,11 +69,6 @@ type Job struct {
 	Cancelled    int64     `bson:"cancelled"`
 	CreateTime   time.Time `bson:"create_time"`
 	UpdateTime   time.Time `bson:"update_time"`
-	// AppliedPartition and AppliedOffset locate the last response-topic
-	// message whose outcome is included in the counters; they are written
-	// in the same single-document update as the counters (see ApplyResults).
-	AppliedPartition int   `bson:"applied_partition"`
-	AppliedOffset    int64 `bson:"applied_offset"`
 }
 
 // CompleteTime is when the job reached a terminal state: the time of the

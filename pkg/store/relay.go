@@ -96,6 +96,8 @@ type Undone struct {
 	// (cancellations, relay failures) that may not be counted yet: they need
 	// a result message to reach the job's single writer.
 	Claims []Result
+	// Succeeded, Failed and Cancelled count the stored outcomes.
+	Succeeded, Failed, Cancelled int64
 }
 
 // UndoneOperations reads every operation of the job and its outcome by
@@ -133,11 +135,23 @@ func (s *Store) UndoneOperations(ctx context.Context, j *Job) (Undone, error) {
 			return u, err
 		}
 		for i := range n {
-			switch {
-			case ops[i] != nil:
+			if ops[i] != nil {
 				u.Missing = append(u.Missing, *ops[i])
-			case res[i] != nil && res[i].Offset == -1:
+				continue
+			}
+			if res[i] == nil {
+				continue
+			}
+			if res[i].Offset == -1 {
 				u.Claims = append(u.Claims, *res[i])
+			}
+			switch res[i].State {
+			case OpSucceeded:
+				u.Succeeded++
+			case OpFailed:
+				u.Failed++
+			case OpCancelled:
+				u.Cancelled++
 			}
 		}
 	}
@@ -185,4 +199,39 @@ func (s *Store) FinishIfDone(ctx context.Context, j *Job) (bool, error) {
 		return false, nil
 	}
 	return true, s.finish(ctx, j)
+}
+
+// Reconcile sets the counters of a job whose operations all have an outcome
+// (u.Missing empty) to the stored outcomes, and archives it. It first adopts
+// every claim, so that a claim message arriving later is not counted again.
+// It repairs a job that a crash between storing outcomes and counting them
+// left under-counted; the relay calls it only for a job without progress, so
+// the job's applier is not writing it at the same time. It reports whether
+// the counters changed.
+func (s *Store) Reconcile(ctx context.Context, j *Job, u Undone) (bool, error) {
+	if len(u.Missing) > 0 {
+		return false, errors.New("reconcile: operations without an outcome")
+	}
+	if len(u.Claims) > 0 {
+		claims := make([]*Result, len(u.Claims))
+		for i := range u.Claims {
+			claims[i] = &u.Claims[i]
+		}
+		if _, err := s.adopt(ctx, claims); err != nil {
+			return false, err
+		}
+	}
+	changed := j.Succeeded != u.Succeeded || j.Failed != u.Failed || j.Cancelled != u.Cancelled
+	if changed {
+		now := s.now()
+		if _, err := s.active.UpdateOne(ctx, byID(j.ID), bson.D{{Key: "$set", Value: bson.D{
+			{Key: "succeeded", Value: u.Succeeded}, {Key: "failed", Value: u.Failed},
+			{Key: "cancelled", Value: u.Cancelled}, {Key: "update_time", Value: now},
+		}}}); err != nil {
+			return false, fmt.Errorf("reconcile job counters: %w", err)
+		}
+		j.Succeeded, j.Failed, j.Cancelled, j.UpdateTime = u.Succeeded, u.Failed, u.Cancelled, now
+	}
+	_, err := s.FinishIfDone(ctx, j)
+	return changed, err
 }

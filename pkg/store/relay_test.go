@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jobplane/jobplane/pkg/store"
+	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 // clock is a settable test clock shared by leases.
@@ -212,5 +213,78 @@ func TestOutboxAndDispatches(t *testing.T) {
 	}
 	if d, _ := s.Dispatches(ctx); len(d) != 0 {
 		t.Fatalf("dispatches after delete = %+v", d)
+	}
+}
+
+// TestOverlappingAppliersNeverOverCount applies the same messages from
+// several appliers at once, as two owners of a partition do when a
+// rebalance lets them overlap: every count is decided by a unique insert, so
+// the job is never over-counted; a lost update (FerretDB's read-modify-write)
+// can under-count, which Reconcile repairs.
+func TestOverlappingAppliersNeverOverCount(t *testing.T) {
+	t.Parallel()
+	s, b := setup(t)
+	ctx := t.Context()
+	reqs := make([]string, 40)
+	for i := range reqs {
+		reqs[i] = "1"
+	}
+	j, ops, _, err := s.CreateJob(ctx, newJob(reqs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The last 10 are cancelled by the client (claims), the rest get results.
+	var batch []store.Result
+	for _, op := range ops[:30] {
+		batch = append(batch, result(op.ID, store.OpSucceeded, "1"))
+	}
+	if _, _, err := s.ClaimCancelled(ctx, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	// ClaimCancelled claimed all 40: take the first 30 back so that they
+	// get real results (as if the results had won the race).
+	for _, op := range ops[:30] {
+		if _, err := b.db.Collection("results").DeleteOne(ctx, bson.D{{Key: "_id", Value: op.ID}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, op := range ops[30:] {
+		batch = append(batch, result(op.ID, store.OpCancelled, ""))
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.ApplyResults(ctx, batch); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	got, err := s.GetJob(ctx, j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Succeeded > 30 || got.Cancelled > 10 {
+		t.Fatalf("over-counted: %+v", got)
+	}
+	if got.Done() < got.Total {
+		u, err := s.UndoneOperations(ctx, got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Reconcile(ctx, got, u); err != nil {
+			t.Fatal(err)
+		}
+		got, _ = s.GetJob(ctx, j.ID)
+	}
+	if got.Succeeded != 30 || got.Cancelled != 10 || got.State() != store.JobCancelled {
+		t.Fatalf("job = %+v", got)
+	}
+	// A late claim message after reconciliation counts nothing.
+	st, err := s.ApplyResults(ctx, batch[30:])
+	if err != nil || st.Applied() != 0 {
+		t.Fatalf("late claims: %+v %v", st, err)
 	}
 }

@@ -33,23 +33,27 @@ type ApplyStats struct {
 	Completed []*Job
 }
 
-// ApplyResults records the terminal outcomes of one batch of one
-// response-topic partition, in offset order (Partition and Offset set on
-// every result), idempotently and without transactions:
+// ApplyResults records the terminal outcomes of a batch of response-topic
+// messages (Partition and Offset set on every result), idempotently and
+// without transactions:
 //
-//  1. InsertMany (unordered) into `results`, `_id` = operation id, each
-//     document recording the partition and offset of its message. The first
+//  1. InsertMany (unordered) into `results`, `_id` = operation id. The first
 //     outcome of an operation wins; later ones fail with a duplicate key.
-//  2. Every result inserted now is counted. A duplicate is counted only if
-//     the job's counters do not include its message yet (its offset is past
-//     the job's applied_offset) and the stored outcome was inserted by this
-//     very message (a replay after a crash between steps 1 and 3), or is a
-//     cancellation claim not yet counted (adopted by this message).
-//  3. Per job, one update by `_id` adds the counts ($inc) and moves
-//     applied_offset to the batch's last message of the job, atomically.
+//  2. A result counts in its job's counters only if this call won a unique
+//     insert for it: the result itself, or, for an outcome the client stored
+//     itself (a cancellation or relay failure claim, Offset -1), the claim's
+//     adoption (collection `adoptions`, `_id` = operation id). Both are
+//     decided by MongoDB's unique `_id`, so two appliers of the same message
+//     (a consumer-group rebalance lets the old and the new owner of a
+//     partition overlap) can never both count it.
+//  3. Per job, one update by `_id` adds the counts ($inc).
 //
-// All results of a job are in one partition, so each job has a single
-// writer: see Job. A job that is gone (deleted) has its new results removed.
+// A crash between 1 and 3 leaves a job under-counted (never over-counted):
+// its replayed messages are duplicates. The relay reconciles a job that
+// makes no progress by recounting its stored outcomes (see Reconcile).
+//
+// Results of a job are in one partition, so a job normally has a single
+// writer (see Job). A job that is gone (deleted) has its new results removed.
 func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, error) {
 	var st ApplyStats
 	if len(batch) == 0 {
@@ -71,11 +75,10 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 		r := &batch[i]
 		d := deltas[r.JobID]
 		if d == nil {
-			d = &jobDelta{partition: r.Partition, lastOffset: -1}
+			d = &jobDelta{}
 			deltas[r.JobID] = d
 			order = append(order, r.JobID)
 		}
-		d.lastOffset = max(d.lastOffset, r.Offset)
 		if dup[i] {
 			d.dups = append(d.dups, i)
 			continue
@@ -85,6 +88,7 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 	}
 
 	now := s.now()
+	var finished []*Job
 	for _, jobID := range order {
 		d := deltas[jobID]
 		if len(d.dups) > 0 {
@@ -103,11 +107,7 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 				{Key: "failed", Value: d.failed},
 				{Key: "cancelled", Value: d.cancelled},
 			}},
-			{Key: "$set", Value: bson.D{
-				{Key: "update_time", Value: now},
-				{Key: "applied_partition", Value: d.partition},
-				{Key: "applied_offset", Value: d.lastOffset},
-			}},
+			{Key: "$set", Value: bson.D{{Key: "update_time", Value: now}}},
 		}, options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&j)
 		if errors.Is(err, mongo.ErrNoDocuments) {
 			if _, gerr := s.GetJob(ctx, jobID); gerr == nil {
@@ -133,13 +133,16 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 		st.ByState[OpFailed] += int(d.failed)
 		st.ByState[OpCancelled] += int(d.cancelled)
 		if j.Done() >= j.Total {
-			if err := s.finish(ctx, &j); err != nil {
-				return st, err
-			}
+			finished = append(finished, &j)
 			if j.Done()-counted < j.Total {
 				st.Completed = append(st.Completed, &j)
 			}
 		}
+	}
+	// Finished jobs move to `jobs` together: one insert and one delete for
+	// the batch rather than two writes per job.
+	if err := s.finishMany(ctx, finished); err != nil {
+		return st, err
 	}
 	return st, nil
 }
@@ -147,8 +150,6 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 // jobDelta accumulates a batch's effect on one job.
 type jobDelta struct {
 	succeeded, failed, cancelled int64
-	partition                    int
-	lastOffset                   int64
 	inserted                     []string
 	dups                         []int
 }
@@ -164,8 +165,11 @@ func (d *jobDelta) add(state OpState) {
 	}
 }
 
-// countReplays decides which duplicates of a job still need counting (see
-// ApplyResults) and calls count with their stored state.
+// countReplays decides which duplicates of a job still need counting and
+// calls count with their stored state: only cancellation or relay claims
+// (stored by the client service, Offset -1) whose adoption this call wins.
+// Any other duplicate is a redelivery, already counted by whoever inserted
+// it (or, after a crash, by the relay's reconciliation).
 func (s *Store) countReplays(ctx context.Context, jobID string, batch []Result, dups []int, count func(OpState), st *ApplyStats) error {
 	j, err := s.GetJob(ctx, jobID)
 	if err != nil {
@@ -181,49 +185,30 @@ func (s *Store) countReplays(ctx context.Context, jobID string, batch []Result, 
 		st.Duplicates += len(dups)
 		return s.finish(ctx, j)
 	}
-	var ids []string
-	var idx []int
-	for _, i := range dups {
-		r := &batch[i]
-		if r.Partition == j.AppliedPartition && r.Offset <= j.AppliedOffset {
-			st.Duplicates++ // its message is already counted
-			continue
-		}
-		ids = append(ids, r.ID)
-		idx = append(idx, i)
+	ids := make([]string, len(dups))
+	for k, i := range dups {
+		ids[k] = batch[i].ID
 	}
 	stored, err := s.findResults(ctx, ids)
 	if err != nil {
 		return err
 	}
-	var claims []*Result // cancellation claims not yet counted
-	var claimMsgs []*Result
-	for k, sr := range stored {
-		r := &batch[idx[k]]
-		switch {
-		case sr == nil:
-			st.Duplicates++ // deleted meanwhile
-		case sr.Partition == r.Partition && sr.Offset == r.Offset:
-			count(sr.State) // inserted by this message, not counted yet
-		case sr.Offset == -1:
+	var claims []*Result
+	for _, sr := range stored {
+		if sr != nil && sr.Offset == -1 {
 			claims = append(claims, sr)
-			claimMsgs = append(claimMsgs, r)
-		default:
-			st.Duplicates++
+		} else {
+			st.Duplicates++ // a redelivery, or deleted meanwhile
 		}
 	}
 	if len(claims) == 0 {
 		return nil
 	}
-	// A cancellation claim is counted by the first message that sees it. It
-	// records itself in `adoptions` (inserts: updates scan on FerretDB), so
-	// that only a replay of this same message counts it again, and only if
-	// the counters missed it.
-	adopters, err := s.adopt(ctx, claims, claimMsgs)
+	won, err := s.adopt(ctx, claims)
 	if err != nil {
 		return err
 	}
-	for k, ok := range adopters {
+	for k, ok := range won {
 		if ok {
 			count(claims[k].State)
 		} else {
@@ -416,42 +401,27 @@ func (s *Store) operationViews(ctx context.Context, ids []string) ([]*OperationV
 }
 
 type adoptionDoc struct {
-	ID        string `bson:"_id"`
-	JobID     string `bson:"job_id"`
-	Partition int    `bson:"partition"`
-	Offset    int64  `bson:"offset"`
+	ID    string `bson:"_id"`
+	JobID string `bson:"job_id"`
 }
 
-// adopt records that msgs[k] counts the cancellation claim claims[k], and
-// reports for each whether that message is the one that does (now, or
-// before a crash).
-func (s *Store) adopt(ctx context.Context, claims, msgs []*Result) ([]bool, error) {
+// adopt records that this call counts each claim, by inserting its
+// adoption, and reports for each whether this call won (first insert wins;
+// a claim is counted once, by the winner).
+func (s *Store) adopt(ctx context.Context, claims []*Result) ([]bool, error) {
 	docs := make([]any, len(claims))
 	for k := range claims {
-		docs[k] = adoptionDoc{ID: claims[k].ID, JobID: claims[k].JobID, Partition: msgs[k].Partition, Offset: msgs[k].Offset}
+		docs[k] = adoptionDoc{ID: claims[k].ID, JobID: claims[k].JobID}
 	}
 	dup, err := insertNew(ctx, s.adopted, docs)
 	if err != nil {
 		return nil, err
 	}
 	won := make([]bool, len(claims))
-	var again []int
 	for k, d := range dup {
 		won[k] = !d
-		if d {
-			again = append(again, k)
-		}
 	}
-	err = parallel(ctx, len(again), func(ctx context.Context, i int) error {
-		k := again[i]
-		var prev adoptionDoc
-		if err := s.adopted.FindOne(ctx, byID(claims[k].ID)).Decode(&prev); err != nil {
-			return fmt.Errorf("read adoption: %w", err)
-		}
-		won[k] = prev.Partition == msgs[k].Partition && prev.Offset == msgs[k].Offset
-		return nil
-	})
-	return won, err
+	return won, nil
 }
 
 // deleteByID deletes documents one `_id` filter each, in unordered bulk

@@ -239,9 +239,6 @@ func (s *Store) CreateJob(ctx context.Context, n NewJob) (job *Job, ops []Operat
 		Total:        int64(len(n.Operations)),
 		CreateTime:   now,
 		UpdateTime:   now,
-		// Nothing applied yet.
-		AppliedPartition: -1,
-		AppliedOffset:    -1,
 	}
 	if _, err := s.active.InsertOne(ctx, job); err != nil {
 		if !mongo.IsDuplicateKeyError(err) {
@@ -296,6 +293,26 @@ func (s *Store) finish(ctx context.Context, j *Job) error {
 	}
 	if _, err := s.active.DeleteOne(ctx, byID(j.ID)); err != nil {
 		return fmt.Errorf("remove finished job from active: %w", err)
+	}
+	return nil
+}
+
+// finishMany is finish for several jobs with one insert and one delete.
+// The `$in` delete scans jobs_active, which holds only unfinished jobs.
+func (s *Store) finishMany(ctx context.Context, jobs []*Job) error {
+	if len(jobs) == 0 {
+		return nil
+	}
+	docs := make([]any, len(jobs))
+	ids := make([]string, len(jobs))
+	for i, j := range jobs {
+		docs[i], ids[i] = j, j.ID
+	}
+	if _, err := insertNew(ctx, s.jobs, docs); err != nil {
+		return fmt.Errorf("archive finished jobs: %w", err)
+	}
+	if _, err := s.active.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}); err != nil {
+		return fmt.Errorf("remove finished jobs from active: %w", err)
 	}
 	return nil
 }

@@ -41,7 +41,8 @@ type Metrics struct {
 	ConsumerLag *prometheus.GaugeVec // {topic, partition}
 
 	// RelayRepublished counts messages the outbox relay sent again, by
-	// reason (unpublished, no_result, uncounted_outcome).
+	// reason (unpublished, no_result, uncounted_outcome), and jobs it
+	// reconciled from their stored outcomes (reconciled).
 	RelayRepublished *prometheus.CounterVec // {reason}
 	// RelayFailed counts operations the relay failed after too many dispatches.
 	RelayFailed prometheus.Counter

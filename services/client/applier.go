@@ -24,6 +24,53 @@ type applier struct {
 	log     *slog.Logger
 	// tracing: see applyTracer; nil: off.
 	tracing *telemetry.Tracing
+	// applies, when set, merges the batches of concurrently handled
+	// partitions into one store call (see newApplyBatcher).
+	applies *groupCommit[[]store.Result, applyOutcome]
+}
+
+// applyOutcome is one partition batch's share of a merged ApplyResults.
+type applyOutcome struct {
+	stats store.ApplyStats
+	err   error
+}
+
+// newApplyBatcher merges the result batches of up to all partitions that
+// are waiting at the same time into one ApplyResults: one results insert and
+// one archive step for all of them, and one writer instead of one per
+// partition (FerretDB on SQLite serializes writers; measured: the applier
+// was the bottleneck of W1, 1,200 results/s with a writer per partition).
+// Merging is safe because a job's results are all in one partition (results
+// are keyed by job id), so per-job offsets never mix. The merged call's
+// statistics go to the first batch, which is all the metrics need.
+func newApplyBatcher(st *store.Store) *groupCommit[[]store.Result, applyOutcome] {
+	return newGroupCommit(1, 64, 10_000,
+		func(b []store.Result) int { return len(b) },
+		func(ctx context.Context, batches [][]store.Result) []applyOutcome {
+			var all []store.Result
+			for _, b := range batches {
+				all = append(all, b...)
+			}
+			stats, err := st.ApplyResults(ctx, all)
+			out := make([]applyOutcome, len(batches))
+			for i := range out {
+				out[i].err = err
+			}
+			out[0].stats = stats
+			return out
+		})
+}
+
+// apply applies a partition's batch, merged with others when batching.
+func (a *applier) apply(ctx context.Context, batch []store.Result) (store.ApplyStats, error) {
+	if a.applies == nil {
+		return a.store.ApplyResults(ctx, batch)
+	}
+	res, err := a.applies.Do(ctx, batch)
+	if err != nil {
+		return store.ApplyStats{}, err
+	}
+	return res.stats, res.err
 }
 
 // observed is what the latency histogram needs of a result.
@@ -91,7 +138,7 @@ func (a *applier) handle(ctx context.Context, _ int, msgs []kafka.Message) error
 		batch = append(batch, r)
 	}
 	actx := at.startApply(ctx)
-	st, err := a.store.ApplyResults(actx, batch)
+	st, err := a.apply(actx, batch)
 	at.end(err)
 	if err != nil {
 		return err

@@ -80,6 +80,9 @@ func (c *RelayConfig) validate() error {
 //     but that may not be counted (cancellations) are sent again through the
 //     response topic; after MaxAttempts dispatches the operations still
 //     without an outcome FAIL with a clear error;
+//   - an unfinished job whose operations all have an outcome (a crash
+//     between storing outcomes and counting them): its counters are set from
+//     the stored outcomes and it is archived (store.Reconcile);
 //   - a finished job left in jobs_active by a crash is moved to jobs.
 //
 // Exactly one client instance runs it at a time: the holder of the "relay"
@@ -280,6 +283,19 @@ func (r *relay) dispatch(ctx context.Context, j *store.Job, prev int32, reason s
 	u, err := r.store.UndoneOperations(ctx, j)
 	if err != nil {
 		return err
+	}
+	if len(u.Missing) == 0 {
+		// Every operation has its outcome, but the job is not finished: the
+		// counting was cut short (a crash between storing and counting, or
+		// claims whose messages were lost). Count from the outcomes.
+		changed, err := r.store.Reconcile(ctx, j, u)
+		if err != nil {
+			return err
+		}
+		r.metrics.RelayRepublished.WithLabelValues("reconciled").Inc()
+		r.log.Warn("job counters reconciled", "job_id", j.ID, "reason", reason, "changed", changed,
+			"succeeded", u.Succeeded, "failed", u.Failed, "cancelled", u.Cancelled)
+		return nil
 	}
 	next := prev + 1
 	failed := 0

@@ -94,7 +94,9 @@ func Run(ctx context.Context, cfg Config) error {
 
 	rel := newRelay(cfg.Relay, st, pub, metrics, log, cfg.NodeID)
 
-	app := &applier{store: st, topic: cfg.Kafka.ResponseTopic, group: cfg.ResponseGroup, metrics: metrics, log: log, tracing: tracing}
+	app := &applier{store: st, topic: cfg.Kafka.ResponseTopic, group: cfg.ResponseGroup, metrics: metrics, log: log, tracing: tracing,
+		applies: newApplyBatcher(st)}
+	defer app.applies.Stop()
 	ccfg := cfg.Kafka.ConsumerFor(cfg.ResponseGroup, cfg.Kafka.ResponseTopic)
 	ccfg.Logger = log
 	ccfg.Dialer = kafkaConn.Dialer
