@@ -26,6 +26,7 @@ type groupCommit[T, R any] struct {
 }
 
 type pendingItem[T, R any] struct {
+	ctx  context.Context
 	item T
 	done chan R
 }
@@ -44,7 +45,7 @@ func newGroupCommit[T, R any](workers, maxItems, maxWeight int, weight func(T) i
 // Do submits item and waits for its result. If ctx ends first, the item may
 // still be processed (as with any call whose caller gives up).
 func (g *groupCommit[T, R]) Do(ctx context.Context, item T) (R, error) {
-	p := &pendingItem[T, R]{item: item, done: make(chan R, 1)}
+	p := &pendingItem[T, R]{ctx: ctx, item: item, done: make(chan R, 1)}
 	var zero R
 	select {
 	case g.in <- p:
@@ -89,9 +90,10 @@ func (g *groupCommit[T, R]) work(ctx context.Context) {
 				break drain
 			}
 		}
-		// The batch is written even if the service is stopping: its callers
-		// are waiting for it.
-		results := g.fn(context.WithoutCancel(ctx), items)
+		// The batch runs in the first caller's context (its trace span),
+		// without its cancellation: the other callers wait for the batch
+		// too, and it is written even if the service is stopping.
+		results := g.fn(context.WithoutCancel(first.ctx), items)
 		for i, p := range batch {
 			p.done <- results[i]
 		}
