@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -25,9 +26,10 @@ type leaseDoc struct {
 	ExpireTime time.Time `bson:"expire_time"`
 }
 
-// Lease is one instance's view of a named lease. It is not safe for
-// concurrent use; one goroutine calls Tick periodically (at most every TTL/3).
+// Lease is one instance's view of a named lease. One goroutine calls Tick
+// periodically (at most every TTL/3); any goroutine may call Held.
 type Lease struct {
+	mu     sync.Mutex // guards everything below store
 	store  *Store
 	name   string
 	holder string
@@ -47,21 +49,35 @@ func (s *Store) NewLease(name, holder string, ttl time.Duration) *Lease {
 }
 
 // SetClock replaces the clock the lease measures its TTL with (for tests).
-func (l *Lease) SetClock(now func() time.Time) { l.now = now }
+func (l *Lease) SetClock(now func() time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.now = now
+}
 
 func (l *Lease) docID(term int64) string { return l.name + "/" + strconv.FormatInt(term, 10) }
 
 // Held reports whether this instance holds the lease now. A holder that
 // could not renew in time stops holding it before anyone else can take it
 // (the margin covers clock drift during one TTL).
-func (l *Lease) Held() bool { return l.held && l.now().Before(l.validUntil) }
+func (l *Lease) Held() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.held && l.now().Before(l.validUntil)
+}
 
 // Term is the newest term this instance has seen.
-func (l *Lease) Term() int64 { return l.term }
+func (l *Lease) Term() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.term
+}
 
 // Tick renews the lease if this instance holds it, or takes it if the
 // current term has expired, and reports whether it is held afterwards.
 func (l *Lease) Tick(ctx context.Context) (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	start := l.now()
 	cur, err := l.latest(ctx)
 	if err != nil {
@@ -104,6 +120,8 @@ func (l *Lease) Tick(ctx context.Context) (bool, error) {
 // Release gives the lease up at once (expires the term we hold), so that
 // another instance takes over on its next tick rather than after the TTL.
 func (l *Lease) Release(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	l.held = false
 	if l.term == 0 {
 		return nil

@@ -48,9 +48,11 @@ type ApplyStats struct {
 //     partition overlap) can never both count it.
 //  3. Per job, one update by `_id` adds the counts ($inc).
 //
-// A crash between 1 and 3 leaves a job under-counted (never over-counted):
-// its replayed messages are duplicates. The relay reconciles a job that
-// makes no progress by recounting its stored outcomes (see Reconcile).
+// If step 3 fails, the process remembers what it won but did not count
+// (Store.uncounted) and counts it when the consumer retries the batch. A
+// crash between 1 and 3 leaves a job under-counted (never over-counted): its
+// replayed messages are duplicates to the next owner. The relay reconciles a
+// job that makes no progress by recounting its stored outcomes (Reconcile).
 //
 // Results of a job are in one partition, so a job normally has a single
 // writer (see Job). A job that is gone (deleted) has its new results removed.
@@ -80,19 +82,41 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 			order = append(order, r.JobID)
 		}
 		if dup[i] {
+			// Inserted (or adopted) by an earlier call of this process
+			// whose counter update failed: that call won the insert, so
+			// this retry counts it.
+			if state, ok := s.uncounted.take(r.ID); ok {
+				d.inserted = append(d.inserted, r.ID)
+				d.counting = append(d.counting, r.ID)
+				d.add(state)
+				continue
+			}
 			d.dups = append(d.dups, i)
 			continue
 		}
 		d.inserted = append(d.inserted, r.ID)
+		d.counting = append(d.counting, r.ID)
+		s.uncounted.put(r.ID, r.State)
 		d.add(r.State)
 	}
 
+	// Whatever this call took on but did not count (an error return) is
+	// handed back for the consumer's retry of the batch.
+	defer func() {
+		for _, d := range deltas {
+			s.uncounted.release(d.counting)
+		}
+	}()
 	now := s.now()
 	var finished []*Job
 	for _, jobID := range order {
 		d := deltas[jobID]
 		if len(d.dups) > 0 {
-			if err := s.countReplays(ctx, jobID, batch, d.dups, func(state OpState) { d.add(state) }, &st); err != nil {
+			if err := s.countReplays(ctx, jobID, batch, d.dups, func(id string, state OpState) {
+				s.uncounted.put(id, state)
+				d.counting = append(d.counting, id)
+				d.add(state)
+			}, &st); err != nil {
 				return st, err
 			}
 		}
@@ -114,6 +138,7 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 				// Already finished: every operation had its outcome, so
 				// nothing here was new.
 				st.Duplicates += int(counted)
+				s.uncounted.drop(d.counting)
 				continue
 			}
 			// Deleted job: drop the outcomes inserted now.
@@ -121,11 +146,13 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 			if err := s.deleteByID(ctx, s.results, d.inserted); err != nil {
 				return st, fmt.Errorf("drop results of deleted job: %w", err)
 			}
+			s.uncounted.drop(d.counting)
 			continue
 		}
 		if err != nil {
 			return st, fmt.Errorf("update job counters: %w", err)
 		}
+		s.uncounted.drop(d.counting)
 		if st.ByState == nil {
 			st.ByState = map[OpState]int{}
 		}
@@ -151,7 +178,10 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 type jobDelta struct {
 	succeeded, failed, cancelled int64
 	inserted                     []string
-	dups                         []int
+	// counting are the outcomes this call counts (won inserts and
+	// adoptions), held in Store.uncounted until the counter update lands.
+	counting []string
+	dups     []int
 }
 
 func (d *jobDelta) add(state OpState) {
@@ -170,7 +200,7 @@ func (d *jobDelta) add(state OpState) {
 // (stored by the client service, Offset -1) whose adoption this call wins.
 // Any other duplicate is a redelivery, already counted by whoever inserted
 // it (or, after a crash, by the relay's reconciliation).
-func (s *Store) countReplays(ctx context.Context, jobID string, batch []Result, dups []int, count func(OpState), st *ApplyStats) error {
+func (s *Store) countReplays(ctx context.Context, jobID string, batch []Result, dups []int, count func(id string, state OpState), st *ApplyStats) error {
 	j, err := s.GetJob(ctx, jobID)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
@@ -210,7 +240,7 @@ func (s *Store) countReplays(ctx context.Context, jobID string, batch []Result, 
 	}
 	for k, ok := range won {
 		if ok {
-			count(claims[k].State)
+			count(claims[k].ID, claims[k].State)
 		} else {
 			st.Duplicates++
 		}
@@ -439,4 +469,67 @@ func (s *Store) deleteByID(ctx context.Context, coll *mongo.Collection, ids []st
 		}
 	}
 	return nil
+}
+
+// uncountedSet remembers the outcomes this process inserted or adopted (so
+// that only it may count them) whose counter update has not landed yet. An
+// entry is busy while a call is counting it: a concurrent call of the same
+// process treats it as a plain duplicate, and only a call after a failed
+// update (the entry released) takes it over. It is bounded: past
+// maxUncounted entries new ones are not remembered, and such a job waits for
+// the relay's reconciliation instead.
+type uncountedSet struct {
+	mu sync.Mutex
+	m  map[string]*uncountedEntry
+}
+
+type uncountedEntry struct {
+	state OpState
+	busy  bool
+}
+
+const maxUncounted = 200_000
+
+// put records an outcome the caller won and is counting (busy).
+func (u *uncountedSet) put(id string, state OpState) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.m == nil {
+		u.m = map[string]*uncountedEntry{}
+	}
+	if len(u.m) < maxUncounted {
+		u.m[id] = &uncountedEntry{state: state, busy: true}
+	}
+}
+
+// take hands a released entry to the caller (busy again).
+func (u *uncountedSet) take(id string) (OpState, bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	e, ok := u.m[id]
+	if !ok || e.busy {
+		return "", false
+	}
+	e.busy = true
+	return e.state, true
+}
+
+// drop forgets counted entries.
+func (u *uncountedSet) drop(ids []string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, id := range ids {
+		delete(u.m, id)
+	}
+}
+
+// release hands entries still present (not counted) back for a retry.
+func (u *uncountedSet) release(ids []string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, id := range ids {
+		if e, ok := u.m[id]; ok {
+			e.busy = false
+		}
+	}
 }

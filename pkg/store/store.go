@@ -78,6 +78,8 @@ type Store struct {
 	dispatches *mongo.Collection
 	leases     *mongo.Collection
 	now        func() time.Time
+	// uncounted: see ApplyResults.
+	uncounted *uncountedSet
 }
 
 // batchSize bounds the number of documents per InsertMany/BulkWrite call.
@@ -127,6 +129,7 @@ func New(client *mongo.Client, database string) *Store {
 		outbox:     db.Collection("outbox"),
 		dispatches: db.Collection("dispatches"),
 		leases:     db.Collection("leases"),
+		uncounted:  &uncountedSet{},
 		now:        func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) },
 	}
 }

@@ -140,7 +140,15 @@ func (r *relay) Stop() {
 
 func (r *relay) run(ctx context.Context) {
 	defer close(r.done)
+	// The lease is renewed in its own loop, so that a long scan never lets
+	// it lapse (the scan checks Held as it goes).
+	leaseDone := make(chan struct{})
+	go func() {
+		defer close(leaseDone)
+		r.keepLease(ctx)
+	}()
 	defer func() {
+		<-leaseDone
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
 		if err := r.lease.Release(rctx); err != nil {
@@ -148,10 +156,28 @@ func (r *relay) run(ctx context.Context) {
 		}
 		r.metrics.RelayLeader.Set(0)
 	}()
-	tick := min(r.cfg.Interval, r.cfg.LeaseTTL/3)
+	ticker := time.NewTicker(min(r.cfg.Interval, r.cfg.LeaseTTL/3))
+	defer ticker.Stop()
+	var lastScan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		if r.lease.Held() && r.now().Sub(lastScan) >= r.cfg.Interval {
+			lastScan = r.now()
+			if err := r.scan(ctx); err != nil && ctx.Err() == nil {
+				r.log.Warn("relay scan", "err", err)
+			}
+		}
+	}
+}
+
+// keepLease takes or renews the relay lease every TTL/3 until ctx ends.
+func (r *relay) keepLease(ctx context.Context) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	var lastScan time.Time
 	wasHeld := false
 	for {
 		select {
@@ -168,13 +194,7 @@ func (r *relay) run(ctx context.Context) {
 			wasHeld = held
 			r.metrics.RelayLeader.Set(boolGauge(held))
 		}
-		if held && r.now().Sub(lastScan) >= r.cfg.Interval {
-			lastScan = r.now()
-			if err := r.scan(ctx); err != nil && ctx.Err() == nil {
-				r.log.Warn("relay scan", "err", err)
-			}
-		}
-		timer.Reset(tick)
+		timer.Reset(r.cfg.LeaseTTL / 3)
 	}
 }
 
