@@ -205,8 +205,11 @@ func (s *Store) FinishIfDone(ctx context.Context, j *Job) (bool, error) {
 // (u.Missing empty) to the stored outcomes, and archives it. It first adopts
 // every claim, so that a claim message arriving later is not counted again.
 // It repairs a job that a crash between storing outcomes and counting them
-// left under-counted; the relay calls it only for a job without progress, so
-// the job's applier is not writing it at the same time. It reports whether
+// left under-counted; the relay calls it only for a job without progress.
+// If an applier of the job was only slow (retrying a batch it had won) and
+// counts after this, the job is over-counted, which ApplyResults detects
+// (more done than total) and corrects from the stored outcomes before
+// archiving, so a finished job always holds exact counts. It reports whether
 // the counters changed.
 func (s *Store) Reconcile(ctx context.Context, j *Job, u Undone) (bool, error) {
 	if len(u.Missing) > 0 {

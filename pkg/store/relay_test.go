@@ -288,3 +288,34 @@ func TestOverlappingAppliersNeverOverCount(t *testing.T) {
 		t.Fatalf("late claims: %+v %v", st, err)
 	}
 }
+
+// TestOverCountCorrectedBeforeArchive: a job whose counters went past its
+// total (a reconciliation racing a slow applier) is archived with the
+// counts of its stored outcomes.
+func TestOverCountCorrectedBeforeArchive(t *testing.T) {
+	t.Parallel()
+	s, b := setup(t)
+	ctx := t.Context()
+	j, ops, _, err := s.CreateJob(ctx, newJob("1", "2", "3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ApplyResults(ctx, []store.Result{result(ops[0].ID, store.OpSucceeded, "1"), result(ops[1].ID, store.OpFailed, "")}); err != nil {
+		t.Fatal(err)
+	}
+	// A stray count lands: one more than the stored outcomes.
+	if _, err := b.db.Collection("jobs_active").UpdateOne(ctx, bson.D{{Key: "_id", Value: j.ID}}, bson.D{{Key: "$inc", Value: bson.D{{Key: "succeeded", Value: 1}}}}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.ApplyResults(ctx, []store.Result{result(ops[2].ID, store.OpSucceeded, "3")})
+	if err != nil || len(st.Completed) != 1 {
+		t.Fatalf("last result: %+v %v", st, err)
+	}
+	got, err := s.GetJob(ctx, j.ID)
+	if err != nil || got.Succeeded != 2 || got.Failed != 1 || got.Done() != 3 || got.State() != store.JobFailed {
+		t.Fatalf("archived job = %+v %v", got, err)
+	}
+	if n, _ := b.db.Collection("jobs_active").CountDocuments(ctx, bson.D{}); n != 0 {
+		t.Fatalf("jobs_active holds %d", n)
+	}
+}

@@ -159,6 +159,18 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 		st.ByState[OpSucceeded] += int(d.succeeded)
 		st.ByState[OpFailed] += int(d.failed)
 		st.ByState[OpCancelled] += int(d.cancelled)
+		if j.Done() > j.Total {
+			// Over-counted: the relay reconciled this job (from its stored
+			// outcomes) while this process was retrying a batch whose
+			// outcomes it had won. Archive the stored truth instead.
+			exact, err := s.recount(ctx, &j)
+			if err != nil {
+				return st, err
+			}
+			if !exact {
+				continue // not all outcomes stored: counters corrected, not finished
+			}
+		}
 		if j.Done() >= j.Total {
 			finished = append(finished, &j)
 			if j.Done()-counted < j.Total {
@@ -172,6 +184,24 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 		return st, err
 	}
 	return st, nil
+}
+
+// recount sets j's counters (in memory and in jobs_active) to its stored
+// outcomes and reports whether every operation has one.
+func (s *Store) recount(ctx context.Context, j *Job) (bool, error) {
+	u, err := s.UndoneOperations(ctx, j)
+	if err != nil {
+		return false, err
+	}
+	now := s.now()
+	if _, err := s.active.UpdateOne(ctx, byID(j.ID), bson.D{{Key: "$set", Value: bson.D{
+		{Key: "succeeded", Value: u.Succeeded}, {Key: "failed", Value: u.Failed},
+		{Key: "cancelled", Value: u.Cancelled}, {Key: "update_time", Value: now},
+	}}}); err != nil {
+		return false, fmt.Errorf("correct job counters: %w", err)
+	}
+	j.Succeeded, j.Failed, j.Cancelled, j.UpdateTime = u.Succeeded, u.Failed, u.Cancelled, now
+	return len(u.Missing) == 0, nil
 }
 
 // jobDelta accumulates a batch's effect on one job.
