@@ -119,7 +119,7 @@ bench-w1: ## W1 against a fresh devstack (1 client, 2 servers) on its own ports 
 	@dir="$$(mktemp -d)"; \
 	bin/devstack --data-dir "$$dir" --clients 1 --servers 2 --mongo-port 37017 --kafka-port 39092 \
 		--grpc-port 50151 --http-port 18180 --admin-port 18190 > "$$dir/devstack.log" 2>&1 & pid=$$!; \
-	trap 'kill -INT $$pid 2>/dev/null; wait $$pid 2>/dev/null; rm -rf "$$dir"' EXIT; \
+	trap 'kill -INT $$pid 2>/dev/null; while kill -0 $$pid 2>/dev/null; do sleep 0.2; done; rm -rf "$$dir"' EXIT; \
 	for i in $$(seq 1 120); do grep -q "jobplane is running" "$$dir/devstack.log" && break; sleep 0.5; done; \
 	grep -q "jobplane is running" "$$dir/devstack.log" || { cat "$$dir/devstack.log"; exit 1; }; \
 	bin/jobctl bench --addr 127.0.0.1:50151 $(BENCH_ARGS)
