@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -17,9 +16,6 @@ type Outcome struct {
 	Result string  `bson:"result,omitempty"`
 }
 
-// aggregateConcurrency bounds the parallel `_id` lookups of JobOutcomes.
-const aggregateConcurrency = 16
-
 // JobOutcomes returns the outcome of every operation of j in index order,
 // OpPending for those without one. It reads `results` by `_id` only (one
 // indexed lookup per operation, in parallel), projecting state and result:
@@ -27,52 +23,19 @@ const aggregateConcurrency = 16
 // would scan every job's results.
 func (s *Store) JobOutcomes(ctx context.Context, j *Job) ([]Outcome, error) {
 	out := make([]Outcome, j.Total)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	opts := options.FindOne().SetProjection(bson.D{{Key: "state", Value: 1}, {Key: "result", Value: 1}})
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-		next     = make(chan int64)
-	)
-	for range min(j.Total, aggregateConcurrency) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				var o Outcome
-				err := s.results.FindOne(ctx, byID(OperationID(j.ID, i)), opts).Decode(&o)
-				switch {
-				case errors.Is(err, mongo.ErrNoDocuments):
-					o = Outcome{State: OpPending}
-				case err != nil:
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = fmt.Errorf("get result: %w", err)
-						cancel()
-					}
-					mu.Unlock()
-					continue
-				}
-				out[i] = o
-			}
-		}()
-	}
-feed:
-	for i := range j.Total {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
+	err := parallel(ctx, int(j.Total), func(ctx context.Context, i int) error {
+		err := s.results.FindOne(ctx, byID(OperationID(j.ID, int64(i))), opts).Decode(&out[i])
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			out[i] = Outcome{State: OpPending}
+			return nil
 		}
-	}
-	close(next)
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
-	}
-	if err := ctx.Err(); err != nil {
+		if err != nil {
+			return fmt.Errorf("get result: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -224,17 +224,10 @@ func (s *Store) Reconcile(ctx context.Context, j *Job, u Undone) (bool, error) {
 			return false, err
 		}
 	}
-	changed := j.Succeeded != u.Succeeded || j.Failed != u.Failed || j.Cancelled != u.Cancelled
-	if changed {
-		now := s.now()
-		if _, err := s.active.UpdateOne(ctx, byID(j.ID), bson.D{{Key: "$set", Value: bson.D{
-			{Key: "succeeded", Value: u.Succeeded}, {Key: "failed", Value: u.Failed},
-			{Key: "cancelled", Value: u.Cancelled}, {Key: "update_time", Value: now},
-		}}}); err != nil {
-			return false, fmt.Errorf("reconcile job counters: %w", err)
-		}
-		j.Succeeded, j.Failed, j.Cancelled, j.UpdateTime = u.Succeeded, u.Failed, u.Cancelled, now
+	changed, err := s.setCounts(ctx, j, u)
+	if err != nil {
+		return false, err
 	}
-	_, err := s.FinishIfDone(ctx, j)
+	_, err = s.FinishIfDone(ctx, j)
 	return changed, err
 }

@@ -193,15 +193,28 @@ func (s *Store) recount(ctx context.Context, j *Job) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	if _, err := s.setCounts(ctx, j, u); err != nil {
+		return false, err
+	}
+	return len(u.Missing) == 0, nil
+}
+
+// setCounts sets j's counters (in memory and in jobs_active, by `_id`) to
+// the stored outcomes counted in u, if they differ, and reports whether they
+// did.
+func (s *Store) setCounts(ctx context.Context, j *Job, u Undone) (bool, error) {
+	if j.Succeeded == u.Succeeded && j.Failed == u.Failed && j.Cancelled == u.Cancelled {
+		return false, nil
+	}
 	now := s.now()
 	if _, err := s.active.UpdateOne(ctx, byID(j.ID), bson.D{{Key: "$set", Value: bson.D{
 		{Key: "succeeded", Value: u.Succeeded}, {Key: "failed", Value: u.Failed},
 		{Key: "cancelled", Value: u.Cancelled}, {Key: "update_time", Value: now},
 	}}}); err != nil {
-		return false, fmt.Errorf("correct job counters: %w", err)
+		return false, fmt.Errorf("set job counters: %w", err)
 	}
 	j.Succeeded, j.Failed, j.Cancelled, j.UpdateTime = u.Succeeded, u.Failed, u.Cancelled, now
-	return len(u.Missing) == 0, nil
+	return true, nil
 }
 
 // jobDelta accumulates a batch's effect on one job.
@@ -488,6 +501,9 @@ func (s *Store) adopt(ctx context.Context, claims []*Result) ([]bool, error) {
 // writes: an `{_id: {$in: …}}` filter is not pushed down by FerretDB and
 // would scan the collection.
 func (s *Store) deleteByID(ctx context.Context, coll *mongo.Collection, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
 	for start := 0; start < len(ids); start += batchSize {
 		chunk := ids[start:min(start+batchSize, len(ids))]
 		models := make([]mongo.WriteModel, len(chunk))
