@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 )
 
@@ -105,13 +104,9 @@ func (s *Store) CreateJobs(ctx context.Context, batch []NewJob) []Created {
 }
 
 // MarkPublishedMany deletes the outbox entries of jobs whose operations are
-// all in Kafka, with one write. The `$in` filter scans, but the outbox is
-// small (jobs between their commit point and the end of their publication).
+// all in Kafka, with unordered bulk deletes by `_id` (see deleteByID).
 func (s *Store) MarkPublishedMany(ctx context.Context, jobIDs []string) error {
-	if len(jobIDs) == 0 {
-		return nil
-	}
-	if _, err := s.outbox.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: jobIDs}}}}); err != nil {
+	if err := s.deleteByID(ctx, s.outbox, jobIDs); err != nil {
 		return fmt.Errorf("delete outbox entries: %w", err)
 	}
 	return nil

@@ -300,8 +300,8 @@ func (s *Store) finish(ctx context.Context, j *Job) error {
 	return nil
 }
 
-// finishMany is finish for several jobs with one insert and one delete.
-// The `$in` delete scans jobs_active, which holds only unfinished jobs.
+// finishMany is finish for several jobs with one insert and one bulk delete
+// by `_id`.
 func (s *Store) finishMany(ctx context.Context, jobs []*Job) error {
 	if len(jobs) == 0 {
 		return nil
@@ -314,7 +314,7 @@ func (s *Store) finishMany(ctx context.Context, jobs []*Job) error {
 	if _, err := insertNew(ctx, s.jobs, docs); err != nil {
 		return fmt.Errorf("archive finished jobs: %w", err)
 	}
-	if _, err := s.active.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}); err != nil {
+	if err := s.deleteByID(ctx, s.active, ids); err != nil {
 		return fmt.Errorf("remove finished jobs from active: %w", err)
 	}
 	return nil
