@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -179,4 +180,17 @@ func (t *Tracing) Shutdown(ctx context.Context) error {
 		return fmt.Errorf("flush traces: %w", err)
 	}
 	return nil
+}
+
+// FlushOnReturn returns what a service's Run defers first, so that flushing
+// the spans is the last step of its shutdown: Shutdown, bounded by timeout
+// and detached from ctx's cancellation, with a failure logged.
+func (t *Tracing) FlushOnReturn(ctx context.Context, timeout time.Duration, log *slog.Logger) func() {
+	return func() {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		defer cancel()
+		if err := t.Shutdown(fctx); err != nil {
+			log.Warn("trace flush", "err", err)
+		}
+	}
 }

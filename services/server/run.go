@@ -38,13 +38,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	defer func() {
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
-		defer cancel()
-		if err := tracing.Shutdown(fctx); err != nil {
-			log.Warn("trace flush", "err", err)
-		}
-	}()
+	defer tracing.FlushOnReturn(ctx, cfg.ShutdownTimeout, log)()
 
 	registry := cfg.Handlers
 	if registry == nil {
