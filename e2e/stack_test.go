@@ -197,6 +197,20 @@ func (s *stack) stop() {
 	}
 }
 
+// awaitOutput waits (10 s at most) until devstack has printed want:
+// startStack returns at the banner's first line and the rest follows.
+func (s *stack) awaitOutput(t *testing.T, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(s.out.String(), want) {
+		if time.Now().After(deadline) {
+			t.Errorf("devstack did not print %q:\n%s", want, tail(s.out.String(), 30))
+			return
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
+}
+
 func tail(s string, lines int) string {
 	parts := strings.Split(s, "\n")
 	if len(parts) > lines {

@@ -118,14 +118,7 @@ func TestTracingAcrossServices(t *testing.T) {
 	t.Parallel()
 	rec, addr := startOTLPReceiver(t)
 	s := startStackArgs(t, 1, 1, []string{"--otlp-endpoint", addr}, "OTEL_BSP_SCHEDULE_DELAY=100")
-	// startStack returns at the banner's first line; the rest follows.
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(s.out.String(), "traces    OTLP/gRPC to http://"+addr); {
-		if time.Now().After(deadline) {
-			t.Errorf("devstack does not print the OTLP endpoint:\n%s", tail(s.out.String(), 30))
-			break
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval
-	}
+	s.awaitOutput(t, "traces    OTLP/gRPC to http://"+addr)
 	job := s.createText(t, "1 + 2 * 3\n")
 	if j := s.awaitJob(t, job.ID, time.Minute); j.State != "JOB_STATE_SUCCEEDED" {
 		t.Fatalf("job %+v", j)
