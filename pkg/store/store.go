@@ -24,6 +24,9 @@
 //     small (stalled jobs only)
 //   - leases      `_id` = `{name}/{term}`: which client instance runs the
 //     relay; one tiny document per handover
+//   - deletions   `_id` = job id: tombstones of deleted jobs, so that an
+//     applier that read a job before it was deleted cannot archive it back;
+//     small (the relay removes tombstones after DeletionRetention)
 //
 // No secondary indexes are needed. Listing jobs scans and sorts by `_id`.
 package store
@@ -47,7 +50,7 @@ import (
 )
 
 // Collections are the collections the store uses.
-var Collections = []string{"jobs", "jobs_active", "operations", "results", "requests", "outbox", "adoptions", "dispatches", "leases",
+var Collections = []string{"jobs", "jobs_active", "operations", "results", "requests", "outbox", "adoptions", "dispatches", "leases", "deletions",
 	"nodes", "metrics", "metric_watermarks"} // nodes.go, metrics.go
 
 // Config configures the store.
@@ -77,6 +80,7 @@ type Store struct {
 	// dispatches and leases serve the relay (relay.go, lease.go).
 	dispatches *mongo.Collection
 	leases     *mongo.Collection
+	deletions  *mongo.Collection
 	now        func() time.Time
 	// uncounted: see ApplyResults.
 	uncounted *uncountedSet
@@ -129,6 +133,7 @@ func New(client *mongo.Client, database string) *Store {
 		outbox:     db.Collection("outbox"),
 		dispatches: db.Collection("dispatches"),
 		leases:     db.Collection("leases"),
+		deletions:  db.Collection("deletions"),
 		uncounted:  &uncountedSet{},
 		now:        func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) },
 	}
@@ -291,17 +296,9 @@ func (s *Store) GetJob(ctx context.Context, id string) (*Job, error) {
 // finish moves a completed job from jobs_active to jobs (insert first, then
 // delete; both idempotent).
 func (s *Store) finish(ctx context.Context, j *Job) error {
-	if _, err := s.jobs.InsertOne(ctx, j); err != nil && !mongo.IsDuplicateKeyError(err) {
-		return fmt.Errorf("archive finished job: %w", err)
-	}
-	if _, err := s.active.DeleteOne(ctx, byID(j.ID)); err != nil {
-		return fmt.Errorf("remove finished job from active: %w", err)
-	}
-	return nil
+	return s.finishMany(ctx, []*Job{j})
 }
 
-// finishMany is finish for several jobs with one insert and one bulk delete
-// by `_id`.
 func (s *Store) finishMany(ctx context.Context, jobs []*Job) error {
 	if len(jobs) == 0 {
 		return nil
@@ -311,13 +308,74 @@ func (s *Store) finishMany(ctx context.Context, jobs []*Job) error {
 	for i, j := range jobs {
 		docs[i], ids[i] = j, j.ID
 	}
-	if _, err := insertNew(ctx, s.jobs, docs); err != nil {
+	dup, err := insertNew(ctx, s.jobs, docs)
+	if err != nil {
 		return fmt.Errorf("archive finished jobs: %w", err)
 	}
 	if err := s.deleteByID(ctx, s.active, ids); err != nil {
 		return fmt.Errorf("remove finished jobs from active: %w", err)
 	}
+	var inserted []string
+	for i, d := range dup {
+		if !d {
+			inserted = append(inserted, ids[i])
+		}
+	}
+	return s.buryDeleted(ctx, inserted)
+}
+
+// DeletionRetention is how long the tombstone of a deleted job is kept: far
+// longer than any applier call that read the job before it was deleted.
+const DeletionRetention = time.Hour
+
+type deletionDoc struct {
+	ID   string    `bson:"_id"`
+	Time time.Time `bson:"time"`
+}
+
+// buryDeleted removes from `jobs` the jobs among ids that DeleteJob deleted
+// while they were being archived: an applier or the relay read the job,
+// DeleteJob deleted it, and the archive insert brought it back. DeleteJob
+// inserts the tombstone before deleting, so an archive insert that came after
+// the deletion sees it here.
+func (s *Store) buryDeleted(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	filter := byID(ids[0])
+	if len(ids) > 1 {
+		// A scan of a small collection (tombstones of the last hour).
+		filter = bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}
+	}
+	cur, err := s.deletions.Find(ctx, filter)
+	if err != nil {
+		return fmt.Errorf("read deletions: %w", err)
+	}
+	var dead []deletionDoc
+	if err := cur.All(ctx, &dead); err != nil {
+		return fmt.Errorf("read deletions: %w", err)
+	}
+	if len(dead) == 0 {
+		return nil
+	}
+	gone := make([]string, len(dead))
+	for i, d := range dead {
+		gone[i] = d.ID
+	}
+	if err := s.deleteByID(ctx, s.jobs, gone); err != nil {
+		return fmt.Errorf("remove deleted jobs from archive: %w", err)
+	}
 	return nil
+}
+
+// PurgeDeletions removes tombstones older than DeletionRetention (a scan of
+// a small collection; the relay calls it).
+func (s *Store) PurgeDeletions(ctx context.Context) (int64, error) {
+	res, err := s.deletions.DeleteMany(ctx, bson.D{{Key: "time", Value: bson.D{{Key: "$lt", Value: s.now().Add(-DeletionRetention)}}}})
+	if err != nil {
+		return 0, fmt.Errorf("purge deletions: %w", err)
+	}
+	return res.DeletedCount, nil
 }
 
 // ListJobsParams selects a page of jobs.
@@ -415,6 +473,10 @@ func (s *Store) DeleteJob(ctx context.Context, id string) error {
 	j, err := s.GetJob(ctx, id)
 	if err != nil {
 		return err
+	}
+	// The tombstone first: see buryDeleted.
+	if _, err := s.deletions.InsertOne(ctx, deletionDoc{ID: id, Time: s.now()}); err != nil && !mongo.IsDuplicateKeyError(err) {
+		return fmt.Errorf("record deletion: %w", err)
 	}
 	var deleted int64
 	for _, coll := range []*mongo.Collection{s.active, s.jobs} {

@@ -331,6 +331,52 @@ func TestDelete(t *testing.T) {
 	}
 }
 
+// TestDeleteWhileArchiving: an applier (or the relay) that read a finished
+// job just before DeleteJob must not archive it back afterwards (the web
+// UI's delete of a just-cancelled job raced late results this way).
+func TestDeleteWhileArchiving(t *testing.T) {
+	t.Parallel()
+	s, b := setup(t)
+	ctx := t.Context()
+	j, ops, _, err := s.CreateJob(ctx, newJob("1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ApplyResults(ctx, []store.Result{result(ops[0].ID, store.OpSucceeded, "1")}); err != nil {
+		t.Fatal(err)
+	}
+	stale, err := s.GetJob(ctx, j.ID)
+	if err != nil || stale.Done() != 1 {
+		t.Fatalf("finished job: %+v %v", stale, err)
+	}
+	if err := s.DeleteJob(ctx, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	// The archiving step with what it read before the deletion.
+	if finished, err := s.FinishIfDone(ctx, stale); err != nil || !finished {
+		t.Fatalf("finish stale: %v %v", finished, err)
+	}
+	if _, err := s.GetJob(ctx, j.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("deleted job archived back: %v", err)
+	}
+	for _, coll := range []string{"jobs", "jobs_active"} {
+		if n, _ := b.db.Collection(coll).CountDocuments(ctx, bson.D{}); n != 0 {
+			t.Errorf("%s left: %d", coll, n)
+		}
+	}
+	// Tombstones are kept for DeletionRetention only.
+	if n, err := s.PurgeDeletions(ctx); err != nil || n != 0 {
+		t.Fatalf("purge of a fresh tombstone: %d %v", n, err)
+	}
+	if _, err := b.db.Collection("deletions").UpdateOne(ctx, bson.D{{Key: "_id", Value: j.ID}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "time", Value: time.Now().Add(-store.DeletionRetention - time.Minute)}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.PurgeDeletions(ctx); err != nil || n != 1 {
+		t.Fatalf("purge of an old tombstone: %d %v", n, err)
+	}
+}
+
 func TestListJobsPagesEveryJobOnce(t *testing.T) {
 	t.Parallel()
 	s, _ := setup(t)

@@ -281,6 +281,9 @@ func (r *relay) scan(ctx context.Context) error {
 			}
 		}
 	}
+	if _, err := r.store.PurgeDeletions(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
