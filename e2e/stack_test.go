@@ -86,11 +86,14 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// freeRange returns the first port of n consecutive free ports.
+// freeRange returns the first port of n consecutive free ports, below the
+// kernel's ephemeral range (32768 and up on Linux), where the outgoing
+// connections of every test process would otherwise take them between this
+// check and devstack's listen.
 func freeRange(t *testing.T, n int) int {
 	t.Helper()
 	for range 200 {
-		base := 20000 + rand.IntN(40000)
+		base := 10000 + rand.IntN(22000)
 		ok := true
 		for p := base; p < base+n; p++ {
 			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
@@ -117,18 +120,38 @@ func startStack(t *testing.T, clients, servers int, env ...string) *stack {
 // startStackArgs is startStack with extra devstack flags.
 func startStackArgs(t *testing.T, clients, servers int, args []string, env ...string) *stack {
 	t.Helper()
-	s := &stack{t: t, dataDir: t.TempDir(), clients: clients, servers: servers, args: args}
-	s.mongoPort = freeRange(t, 1)
-	s.kafkaPort = freeRange(t, 3)
-	s.grpcPort = freeRange(t, max(clients, 1))
-	s.httpPort = freeRange(t, max(clients, 1))
-	s.adminPort = freeRange(t, max(servers, 1))
-	s.start(env...)
+	s := &stack{t: t, clients: clients, servers: servers, args: args}
+	// A port checked free can still be taken before devstack listens on
+	// it (by another test process): then start again on other ports.
+	for attempt := 1; ; attempt++ {
+		s.dataDir = t.TempDir()
+		s.mongoPort = freeRange(t, 1)
+		s.kafkaPort = freeRange(t, 3)
+		s.grpcPort = freeRange(t, max(clients, 1))
+		s.httpPort = freeRange(t, max(clients, 1))
+		s.adminPort = freeRange(t, max(servers, 1))
+		err := s.tryStart(env...)
+		if err == nil {
+			break
+		}
+		if attempt == 3 || !strings.Contains(s.out.String(), "address already in use") {
+			t.Fatal(err)
+		}
+		t.Logf("devstack start %d: a port was taken, again on other ports", attempt)
+	}
 	t.Cleanup(s.stop)
 	return s
 }
 
+// start (re)starts devstack on the stack's ports and data dir.
 func (s *stack) start(env ...string) {
+	s.t.Helper()
+	if err := s.tryStart(env...); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func (s *stack) tryStart(env ...string) error {
 	t := s.t
 	t.Helper()
 	s.cmd = exec.Command(filepath.Join(binDir, "devstack"),
@@ -160,17 +183,20 @@ func (s *stack) start(env ...string) {
 	}()
 	cmd := s.cmd
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	done := make(chan struct{})
 	s.done = done
 	go func() { _ = cmd.Wait(); pw.Close(); close(done) }()
 	select {
 	case <-ready:
+		return nil
 	case <-done:
-		t.Fatalf("devstack exited:\n%s", s.out.String())
+		return fmt.Errorf("devstack exited:\n%s", s.out.String())
 	case <-time.After(90 * time.Second):
-		t.Fatalf("devstack not ready:\n%s", s.out.String())
+		_ = cmd.Process.Kill()
+		<-done
+		return fmt.Errorf("devstack not ready:\n%s", s.out.String())
 	}
 }
 
