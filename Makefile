@@ -105,24 +105,52 @@ chaos: ## Chaos suite: CHAOS_OPERATIONS (20,000) operations while servers, clien
 	CHAOS_OPERATIONS=$(CHAOS_OPERATIONS) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -run '^TestChaos$$' -v ./e2e/
 
 .PHONY: bench
-bench: ## W1 end to end (make run, 1 client, 2 servers) and the raw ceiling, then the Go micro-benchmarks
+bench: ## W1, W2 and W3 end to end (make run, 1 client, 2 servers) and the raw ceiling, then the Go micro-benchmarks
 	@$(MAKE) --no-print-directory bench-w1
+	@$(MAKE) --no-print-directory bench-w2
+	@$(MAKE) --no-print-directory bench-w3
 	@$(MAKE) --no-print-directory bench-ceiling
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/... ./services/...
 
-# W1: 2,000 jobs of 10 expr operations, 16 concurrent callers.
+# W1: 2,000 jobs of 10 expr operations, 16 concurrent callers (bench-w1 and bench-ceiling).
 BENCH_ARGS ?= --jobs 2000 --ops 10 --concurrency 16
+# More `jobctl bench` flags for every bench-wN, e.g. BENCH_FLAGS='--json-file w2.json'.
+BENCH_FLAGS ?=
 
-.PHONY: bench-w1
-bench-w1: ## W1 against a fresh devstack (1 client, 2 servers) on its own ports and data dir
+# The stack of the bench-wN targets: a fresh devstack (1 client, 2 servers) on ports of
+# its own. devstack runs each service as its own process, so the figures of each
+# --metrics target are that service's; the embedded FerretDB and Kafka run inside
+# devstack itself, which serves no /metrics, and are not counted.
+BENCH_STACK = --clients 1 --servers 2 --mongo-port 37017 --kafka-port 39092 \
+	--grpc-port 50151 --http-port 18180 --admin-port 18190 --server-grpc-port 0
+BENCH_METRICS = client-0=http://127.0.0.1:18180/metrics,server-0=http://127.0.0.1:18190/metrics,server-1=http://127.0.0.1:18191/metrics
+
+# $(call bench_run,FLAGS): start the stack, run `jobctl bench FLAGS` against it, stop it.
+define bench_run
 	$(GO) build -o bin/ ./cmd/client ./cmd/server ./cmd/devstack ./cmd/jobctl
 	@dir="$$(mktemp -d)"; \
-	bin/devstack --data-dir "$$dir" --clients 1 --servers 2 --mongo-port 37017 --kafka-port 39092 \
-		--grpc-port 50151 --http-port 18180 --admin-port 18190 > "$$dir/devstack.log" 2>&1 & pid=$$!; \
+	bin/devstack --data-dir "$$dir" $(BENCH_STACK) > "$$dir/devstack.log" 2>&1 & pid=$$!; \
 	trap 'kill -INT $$pid 2>/dev/null; while kill -0 $$pid 2>/dev/null; do sleep 0.2; done; rm -rf "$$dir"' EXIT; \
 	for i in $$(seq 1 120); do grep -q "jobplane is running" "$$dir/devstack.log" && break; sleep 0.5; done; \
 	grep -q "jobplane is running" "$$dir/devstack.log" || { cat "$$dir/devstack.log"; exit 1; }; \
-	bin/jobctl bench --addr 127.0.0.1:50151 $(BENCH_ARGS)
+	bin/jobctl bench --addr 127.0.0.1:50151 --metrics $(BENCH_METRICS) $(1)
+endef
+
+.PHONY: bench-w1
+bench-w1: ## W1 against a fresh devstack (1 client, 2 servers): 2,000 jobs of 10 operations, 16 callers
+	$(call bench_run,--workload w1 $(BENCH_ARGS) $(BENCH_FLAGS))
+
+.PHONY: bench-w2
+bench-w2: ## W2 against a fresh devstack: 200 jobs of 1,000 operations, 16 callers
+	$(call bench_run,--workload w2 $(BENCH_FLAGS))
+
+.PHONY: bench-w3
+bench-w3: ## W3 against a fresh devstack: a single job of 100,000 operations (then a minute reading them back for their latency)
+	$(call bench_run,--workload w3 $(BENCH_FLAGS))
+
+.PHONY: bench-w4
+bench-w4: ## W4 against a fresh devstack: W1-shaped load at rising rates, the highest whose p99 < 50 ms (a few minutes)
+	$(call bench_run,--workload w4 $(BENCH_FLAGS))
 
 .PHONY: bench-ceiling
 bench-ceiling: ## The raw ceiling of the same write pattern on the same embedded engines, no services (cmd/ceiling)

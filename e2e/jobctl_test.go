@@ -278,9 +278,21 @@ func TestJobctl(t *testing.T) {
 		t.Errorf("metrics get: %d %s", code, out)
 	}
 
-	// bench, small.
-	if out, errOut, code = s.jobctl(t, "", "bench", "--jobs", "5", "--ops", "2", "--concurrency", "2", "-o", "json"); code != 0 || !strings.Contains(out, `"operations":10`) {
-		t.Errorf("bench: %d %s %s", code, out, errOut)
+	// bench, small, with the client's resource use from its /metrics.
+	out, errOut, code = s.jobctl(t, "", "bench", "--jobs", "5", "--ops", "2", "--concurrency", "2", "--metrics", "client-0="+s.baseURL()+"/metrics", "--json")
+	var br struct {
+		Operations int `json:"operations"`
+		JobLatency struct {
+			Count int `json:"count"`
+		} `json:"job_latency"`
+		Services []struct {
+			Name    string `json:"name"`
+			Samples int    `json:"samples"`
+		} `json:"services"`
+	}
+	if err := json.Unmarshal([]byte(out), &br); code != 0 || err != nil || br.Operations != 10 || br.JobLatency.Count != 5 ||
+		len(br.Services) != 1 || br.Services[0].Name != "client-0" || br.Services[0].Samples < 2 || !strings.Contains(errOut, "per job") {
+		t.Errorf("bench: %d %v %s %s", code, err, out, errOut)
 	}
 
 	// A 10,000-operation job watched to the end: exit 0.

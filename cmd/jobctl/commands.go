@@ -2,11 +2,14 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -17,6 +20,7 @@ import (
 	clusterv1 "github.com/jobplane/jobplane/pkg/gen/jobplane/cluster/v1"
 	jobsv1 "github.com/jobplane/jobplane/pkg/gen/jobplane/jobs/v1"
 	"github.com/jobplane/jobplane/pkg/sdk"
+	"github.com/jobplane/jobplane/pkg/tlsconfig"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -502,25 +506,96 @@ func cmdStats(ctx context.Context, env *cmdEnv, args []string) error {
 // ---- load ----
 
 func cmdBench(ctx context.Context, env *cmdEnv, args []string) error {
-	c := newCommon(env, "bench", "bench [--jobs N] [--ops N] [--concurrency N]", 10*time.Minute)
-	cfg := bench.Config{}
-	c.fs.IntVar(&cfg.Jobs, "jobs", 2000, "jobs to submit")
-	c.fs.IntVar(&cfg.OpsPerJob, "ops", 10, "operations per job")
-	c.fs.IntVar(&cfg.Concurrency, "concurrency", 16, "concurrent callers")
-	asJSON := c.fs.Bool("json", false, "print the result as JSON (same as -o json)")
+	c := newCommon(env, "bench", "bench [--workload w1|w2|w3|w4] [--jobs N] [--ops N] [--concurrency N] [--rate JOBS/S] [--metrics [NAME=]URL]... [--json | --json-file PATH]", 30*time.Minute)
+	workload := c.fs.String("workload", "w1", "preset: w1 2,000 jobs × 10 ops, 16 callers; w2 200 × 1,000, 16; w3 1 × 100,000, 1; w4 rate sweep of W1-shaped load")
+	var cfg bench.Config
+	c.fs.IntVar(&cfg.Jobs, "jobs", 0, "jobs to submit (0: the workload's; w4: of the peak measurement, default 500)")
+	c.fs.IntVar(&cfg.OpsPerJob, "ops", 0, "operations per job (0: the workload's)")
+	c.fs.IntVar(&cfg.Concurrency, "concurrency", 0, "concurrent callers (0: the workload's)")
+	c.fs.Float64Var(&cfg.Rate, "rate", 0, "submit at this many jobs per second (0: as fast as possible)")
+	opLatency := c.fs.String("op-latency", "auto", "also read every operation back for per-operation latency: auto (jobs of ≥100 ops or --rate, up to 100,000 ops), on, off")
+	var metrics multi
+	c.fs.Var(&metrics, "metrics", "a service's /metrics URL, or NAME=URL, for its CPU and memory (repeatable, or comma-separated)")
+	asJSON := c.fs.Bool("json", false, "print the result as JSON on stdout and the table on stderr (same as -o json)")
+	jsonFile := c.fs.String("json-file", "", "also write the result as JSON to this file")
+	peak := c.fs.Float64("peak", 0, "w4: the full-speed operations/s the steps are fractions of (0: measure it first)")
+	stepDuration := c.fs.Duration("step-duration", 10*time.Second, "w4: how long each step submits")
+	p99Target := c.fs.Duration("p99-target", 50*time.Millisecond, "w4: the job latency p99 bound")
 	_, cl, ctx, done, err := c.prepare(ctx, args, 0, 0)
 	if err != nil {
 		return err
 	}
 	defer done()
+	w, err := bench.LookupWorkload(*workload)
+	if err != nil {
+		return usagef("--workload: %v", err)
+	}
+	cfg.Workload = w.Name
+	cfg.Jobs, cfg.OpsPerJob, cfg.Concurrency = cmp.Or(cfg.Jobs, w.Jobs), cmp.Or(cfg.OpsPerJob, w.OpsPerJob), cmp.Or(cfg.Concurrency, w.Concurrency)
+	if cfg.OpLatency, err = bench.ParseOpLatency(*opLatency); err != nil {
+		return usagef("--op-latency: %v", err)
+	}
+	if cfg.Metrics, err = bench.ParseTargets(metrics); err != nil {
+		return usagef("--metrics: %v", err)
+	}
+	if cfg.HTTPClient, err = c.httpClient(); err != nil {
+		return err
+	}
 	cfg.Token = c.token
-	res, err := bench.Run(ctx, cl.Jobs, cfg)
+
+	type report interface{ WriteTable(io.Writer) error }
+	var res report
+	if w.Sweep {
+		sc := bench.SweepConfig{Base: cfg, PeakOpsPerSecond: *peak, PeakJobs: cfg.Jobs, StepDuration: *stepDuration, TargetP99: *p99Target,
+			Progress: func(i, n int, s bench.Step) {
+				fmt.Fprintf(env.stderr, "step %d/%d: %.0f%% of peak, %.0f operations/s offered, job p99 %.1f ms\n", i+1, n, 100*s.Fraction, s.OfferedOpsPerSecond, s.P99ms)
+			}}
+		res, err = bench.Sweep(ctx, cl.Jobs, sc)
+	} else {
+		res, err = bench.Run(ctx, cl.Jobs, cfg)
+	}
 	if err != nil {
 		return err
 	}
-	if *asJSON || c.output == "json" {
-		return json.NewEncoder(env.stdout).Encode(res)
+	if *jsonFile != "" {
+		b, err := json.MarshalIndent(res, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(*jsonFile, append(b, '\n'), 0o600); err != nil {
+			return err
+		}
 	}
-	res.WriteTable(env.stdout)
-	return nil
+	table := env.stdout
+	if *asJSON || c.output == "json" {
+		if err := json.NewEncoder(env.stdout).Encode(res); err != nil {
+			return err
+		}
+		table = env.stderr
+	}
+	return res.WriteTable(table)
+}
+
+// httpClient is an HTTP client with the TLS flags of the command, for the
+// services' /metrics; nil (the default client) without them.
+func (c *common) httpClient() (*http.Client, error) {
+	if c.tlsCA == "" && c.tlsCert == "" {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS13}
+	if c.tlsCA != "" {
+		pool, err := tlsconfig.LoadPool(c.tlsCA)
+		if err != nil {
+			return nil, fmt.Errorf("CA file %s: %w", c.tlsCA, err)
+		}
+		cfg.RootCAs = pool
+	}
+	if c.tlsCert != "" || c.key != "" {
+		cert, err := tls.LoadX509KeyPair(c.tlsCert, c.key)
+		if err != nil {
+			return nil, fmt.Errorf("client certificate: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}, nil
 }

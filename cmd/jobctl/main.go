@@ -70,7 +70,8 @@ Cluster and metrics:
   stats      per-node stats of the cluster (partial when a node is down)
   metrics    record | get | aggregate named metric samples
 Load:
-  bench      submit jobs and measure throughput and latency
+  bench      load generator: workloads w1-w4 (--workload), --rate; throughput,
+             latency p50/p95/p99/max, CPU and memory of services (--metrics)
 
 Every command takes --addr (JOBPLANE_ADDR, default 127.0.0.1:50051),
 --token (JOBPLANE_TOKEN), --tls-ca/--tls-cert/--tls-key, --timeout and

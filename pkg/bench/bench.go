@@ -1,15 +1,18 @@
 // Package bench is the load generator behind `jobctl bench`: it submits jobs
-// over gRPC with C concurrent callers, follows them to completion, and
-// reports throughput and submit-to-completion latency.
+// over gRPC with C concurrent callers, as fast as possible or at a target
+// rate, follows them to completion, and reports throughput, latency
+// percentiles from an HDR histogram and, from their /metrics, the CPU and
+// memory of the service processes. Workloads W1–W3 are presets of Run; W4
+// is Sweep.
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -17,57 +20,259 @@ import (
 	"google.golang.org/grpc/metadata"
 )
 
-// Config is a workload.
-type Config struct {
+// Workload is a named preset of the issue's workloads.
+type Workload struct {
+	Name        string
 	Jobs        int
 	OpsPerJob   int
 	Concurrency int
-	// PollInterval is how often unfinished jobs are re-read.
+	// Sweep runs W1-shaped load at increasing rates (W4) instead of one run.
+	Sweep bool
+	About string
+}
+
+// Workloads are the presets of --workload.
+var Workloads = []Workload{
+	{Name: "w1", Jobs: 2000, OpsPerJob: 10, Concurrency: 16, About: "20,000 expr operations in 2,000 jobs of 10, 16 callers"},
+	{Name: "w2", Jobs: 200, OpsPerJob: 1000, Concurrency: 16, About: "200 jobs of 1,000 operations, 16 callers"},
+	{Name: "w3", Jobs: 1, OpsPerJob: 100000, Concurrency: 1, About: "a single job of 100,000 operations"},
+	{Name: "w4", Jobs: 0, OpsPerJob: 10, Concurrency: 16, Sweep: true, About: "rate sweep of W1-shaped load: the highest rate whose p99 stays under 50 ms"},
+}
+
+// LookupWorkload returns the preset called name.
+func LookupWorkload(name string) (Workload, error) {
+	for _, w := range Workloads {
+		if w.Name == name {
+			return w, nil
+		}
+	}
+	return Workload{}, fmt.Errorf("unknown workload %q: want w1, w2, w3 or w4", name)
+}
+
+// OpLatency says whether to measure per-operation latency.
+type OpLatency int
+
+const (
+	// OpLatencyAuto measures it when it is cheap and telling: see
+	// Config.opLatency.
+	OpLatencyAuto OpLatency = iota
+	OpLatencyOn
+	OpLatencyOff
+)
+
+// opLatencyAutoMax bounds the operations read back under OpLatencyAuto:
+// ListJobOperations pages of 100 after the run, about 0.6 s per 1,000
+// operations on the embedded default (W3's 100,000: a minute).
+const opLatencyAutoMax = 100_000
+
+// ParseOpLatency reads auto, on or off.
+func ParseOpLatency(s string) (OpLatency, error) {
+	switch s {
+	case "auto", "":
+		return OpLatencyAuto, nil
+	case "on", "true":
+		return OpLatencyOn, nil
+	case "off", "false":
+		return OpLatencyOff, nil
+	}
+	return 0, fmt.Errorf("op latency %q: want auto, on or off", s)
+}
+
+// Config is one run.
+type Config struct {
+	// Workload names the preset, for the report only.
+	Workload    string
+	Jobs        int
+	OpsPerJob   int
+	Concurrency int
+	// Rate is the target submission rate in jobs per second; 0 submits as
+	// fast as the callers go. Callers stay bounded by Concurrency.
+	Rate float64
+	// OpLatency: after the run, page through every job's operations and
+	// record job create_time → operation complete_time for each.
+	OpLatency OpLatency
+	// Metrics are the services' /metrics endpoints to take CPU and memory
+	// from; HTTPClient scrapes them (nil: http.DefaultClient), every
+	// SampleEvery (default 500ms) during the run for the peak memory.
+	Metrics     []Target
+	HTTPClient  *http.Client
+	SampleEvery time.Duration
+	// PollInterval is how often unfinished jobs are re-read (default 50ms).
 	PollInterval time.Duration
 	Token        string
+
+	clock clock // nil: real time
 }
 
-// Result summarises a run. Latencies are per job, from its creation to its
-// completion as recorded by the service (create_time, complete_time).
-type Result struct {
-	Jobs          int           `json:"jobs"`
-	Operations    int           `json:"operations"`
-	Concurrency   int           `json:"concurrency"`
-	SubmitSeconds float64       `json:"submit_seconds"`
-	TotalSeconds  float64       `json:"total_seconds"`
-	OpsPerSecond  float64       `json:"operations_per_second"`
-	P50, P95, P99 time.Duration `json:"-"`
-	Max           time.Duration `json:"-"`
-	P50ms         float64       `json:"latency_p50_ms"`
-	P95ms         float64       `json:"latency_p95_ms"`
-	P99ms         float64       `json:"latency_p99_ms"`
-	MaxMs         float64       `json:"latency_max_ms"`
-	Failed        int           `json:"jobs_not_succeeded"`
-}
-
-// Run submits the workload and waits for every job to be terminal.
-func Run(ctx context.Context, c jobsv1.JobServiceClient, cfg Config) (*Result, error) {
-	if cfg.Jobs < 1 || cfg.OpsPerJob < 1 || cfg.Concurrency < 1 {
-		return nil, errors.New("jobs, ops per job and concurrency must be positive")
+func (cfg *Config) validate() error {
+	switch {
+	case cfg.Jobs < 1:
+		return errors.New("jobs must be positive")
+	case cfg.OpsPerJob < 1:
+		return errors.New("ops per job must be positive")
+	case cfg.Concurrency < 1:
+		return errors.New("concurrency must be positive")
+	case cfg.Rate < 0:
+		return errors.New("rate must not be negative")
 	}
-	if cfg.PollInterval == 0 {
-		cfg.PollInterval = 50 * time.Millisecond
+	return nil
+}
+
+// opLatency decides whether to measure per-operation latency. Auto: for
+// jobs of at least 100 operations, where a job's latency is mostly its own
+// length (W3), and for paced runs, as long as at most 100,000 operations
+// are to be read back (not W2's 200,000: three minutes).
+func (cfg *Config) opLatency() bool {
+	switch cfg.OpLatency {
+	case OpLatencyOn:
+		return true
+	case OpLatencyOff:
+		return false
+	}
+	return cfg.Jobs*cfg.OpsPerJob <= opLatencyAutoMax && (cfg.OpsPerJob >= 100 || cfg.Rate > 0)
+}
+
+// Latency bases, as reported. A job's complete_time is when the client
+// service applied its last result; an operation's is when the server
+// finished it (the result's way back, through the response topic and the
+// applier, is not in it). Service timestamps have millisecond resolution.
+const (
+	BasisJob       = "per job: job create_time → job complete_time (last result applied)"
+	BasisOperation = "per operation: job create_time → operation complete_time (finished on the server)"
+)
+
+// Result summarises a run. Latencies are taken from the service's
+// timestamps (create_time at submission, complete_time at the last result).
+type Result struct {
+	Workload    string `json:"workload,omitempty"`
+	Jobs        int    `json:"jobs"`
+	OpsPerJob   int    `json:"operations_per_job"`
+	Operations  int    `json:"operations"`
+	Concurrency int    `json:"concurrency"`
+	// TargetJobsPerSecond is Config.Rate (0: as fast as possible);
+	// SubmitJobsPerSecond the rate at which submissions started.
+	TargetJobsPerSecond float64 `json:"target_jobs_per_second"`
+	SubmitJobsPerSecond float64 `json:"submit_jobs_per_second"`
+	SubmitSeconds       float64 `json:"submit_seconds"`
+	// TotalSeconds runs from the first submission to the last completion.
+	TotalSeconds     float64  `json:"total_seconds"`
+	OpsPerSecond     float64  `json:"operations_per_second"`
+	JobLatency       *Latency `json:"job_latency"`
+	OperationLatency *Latency `json:"operation_latency,omitempty"`
+	// OperationReadSeconds is the time taken after the run to read the
+	// operations back for OperationLatency.
+	OperationReadSeconds float64        `json:"operation_read_seconds,omitempty"`
+	Failed               int            `json:"jobs_not_succeeded"`
+	Services             []ServiceUsage `json:"services,omitempty"`
+	Notes                []string       `json:"notes,omitempty"`
+}
+
+// Run submits the workload, waits for every job to be terminal and, when
+// asked, reads the operations back for their latencies.
+func Run(ctx context.Context, c jobsv1.JobServiceClient, cfg Config) (*Result, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg.PollInterval = cmp.Or(cfg.PollInterval, 50*time.Millisecond)
+	cfg.SampleEvery = cmp.Or(cfg.SampleEvery, 500*time.Millisecond)
+	cfg.HTTPClient = cmp.Or(cfg.HTTPClient, http.DefaultClient)
+	if cfg.clock == nil {
+		cfg.clock = realClock{}
 	}
 	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+cfg.Token)
+
+	var mon *monitor
+	if len(cfg.Metrics) > 0 {
+		var err error
+		if mon, err = startMonitor(ctx, cfg.HTTPClient, cfg.Metrics, cfg.SampleEvery); err != nil {
+			return nil, err
+		}
+	}
+	start := time.Now()
+	sub, err := submit(ctx, c, cfg, start)
+	var jobs []*jobsv1.Job
+	if err == nil {
+		jobs, err = follow(ctx, c, cfg, sub.ids)
+	}
+	var services []ServiceUsage
+	if mon != nil {
+		services = mon.finish(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	end := time.Now()
+
+	r := &Result{
+		Workload: cfg.Workload, Jobs: cfg.Jobs, OpsPerJob: cfg.OpsPerJob, Operations: cfg.Jobs * cfg.OpsPerJob,
+		Concurrency: cfg.Concurrency, TargetJobsPerSecond: cfg.Rate, SubmitJobsPerSecond: sub.rate,
+		SubmitSeconds: sub.elapsed.Seconds(), Services: services,
+	}
+	rec := newRecorder()
+	var last time.Time
+	for _, j := range jobs {
+		created, completed := j.GetCreateTime().AsTime(), j.GetCompleteTime().AsTime()
+		rec.record(completed.Sub(created))
+		if completed.After(last) {
+			last = completed
+		}
+		if j.GetState() != jobsv1.JobState_JOB_STATE_SUCCEEDED {
+			r.Failed++
+		}
+	}
+	r.TotalSeconds = runEnd(start, end, last).Sub(start).Seconds()
+	r.OpsPerSecond = float64(r.Operations) / r.TotalSeconds
+	r.JobLatency = rec.summary(BasisJob)
+	if cfg.Jobs == 1 {
+		r.Notes = append(r.Notes, "one job: its latency is the whole run; the per-operation latency is the telling one")
+	}
+	if cfg.opLatency() {
+		readStart := time.Now()
+		if r.OperationLatency, err = opLatencies(ctx, c, cfg.Concurrency, jobs); err != nil {
+			return nil, err
+		}
+		r.OperationReadSeconds = time.Since(readStart).Seconds()
+		r.Notes = append(r.Notes, fmt.Sprintf("operations read back for their latency in %.1fs, after the run", r.OperationReadSeconds))
+	} else if cfg.OpLatency == OpLatencyAuto {
+		r.Notes = append(r.Notes, fmt.Sprintf("per-operation latency not taken (auto: only for jobs of ≥100 operations or paced runs, up to %d operations); --op-latency on takes it", opLatencyAutoMax))
+	}
+	if len(services) > 0 {
+		r.Notes = append(r.Notes, "services: one process per /metrics target (process_cpu_seconds_total, process_resident_memory_bytes); processes without a target, such as devstack's embedded FerretDB and Kafka, are not counted")
+	}
+	return r, nil
+}
+
+// runEnd is the last completion as the service recorded it, rather than
+// the poll that saw it, when it falls within the run (same host: the clocks
+// agree); otherwise polledEnd.
+func runEnd(start, polledEnd, lastComplete time.Time) time.Time {
+	if lastComplete.After(start) && !lastComplete.After(polledEnd) {
+		return lastComplete
+	}
+	return polledEnd
+}
+
+type submitted struct {
+	ids     []string
+	elapsed time.Duration
+	rate    float64 // achieved, jobs per second
+}
+
+// submit creates the jobs with cfg.Concurrency callers, paced at cfg.Rate.
+func submit(ctx context.Context, c jobsv1.JobServiceClient, cfg Config, start time.Time) (submitted, error) {
 	ops := make([]*jobsv1.OperationInput, cfg.OpsPerJob)
 	for i := range ops {
 		ops[i] = &jobsv1.OperationInput{Request: fmt.Sprintf("%d * 2 + 1", i)}
 	}
-	start := time.Now()
 	ids := make([]string, cfg.Jobs)
+	began := make([]time.Time, cfg.Jobs)
 	next := make(chan int)
-	var wg sync.WaitGroup
 	errc := make(chan error, cfg.Concurrency)
+	var wg sync.WaitGroup
 	for range cfg.Concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := range next {
+				began[i] = cfg.clock.Now()
 				resp, err := c.CreateJob(ctx, &jobsv1.CreateJobRequest{Operations: ops})
 				if err != nil {
 					errc <- fmt.Errorf("create job %d: %w", i, err)
@@ -75,14 +280,21 @@ func Run(ctx context.Context, c jobsv1.JobServiceClient, cfg Config) (*Result, e
 				}
 				ids[i] = resp.GetJob().GetId()
 			}
-		}()
+		})
 	}
+	p := pacer{start: cfg.clock.Now(), rate: cfg.Rate}
 	var runErr error
 feed:
 	for i := range cfg.Jobs {
+		if runErr = p.wait(ctx, cfg.clock, i); runErr != nil {
+			break
+		}
 		select {
 		case next <- i:
 		case runErr = <-errc:
+			break feed
+		case <-ctx.Done():
+			runErr = ctx.Err()
 			break feed
 		}
 	}
@@ -95,85 +307,102 @@ feed:
 		}
 	}
 	if runErr != nil {
-		return nil, runErr
+		return submitted{}, runErr
 	}
-	submitted := time.Since(start)
+	return submitted{
+		ids: ids, elapsed: time.Since(start),
+		rate: achievedRate(cfg.Jobs, slices.MinFunc(began, time.Time.Compare), slices.MaxFunc(began, time.Time.Compare)),
+	}, nil
+}
 
-	// Follow completion: poll unfinished jobs with the same concurrency.
-	latencies := make([]time.Duration, 0, cfg.Jobs)
-	var mu sync.Mutex
-	failed := 0
+// follow re-reads the unfinished jobs every cfg.PollInterval, with
+// cfg.Concurrency callers, until all are terminal, and returns them.
+func follow(ctx context.Context, c jobsv1.JobServiceClient, cfg Config, ids []string) ([]*jobsv1.Job, error) {
+	done := make([]*jobsv1.Job, 0, len(ids))
 	pending := slices.Clone(ids)
 	for len(pending) > 0 {
-		var still []string
-		var smu sync.Mutex
+		var (
+			mu    sync.Mutex
+			still []string
+			wg    sync.WaitGroup
+		)
 		work := make(chan string)
-		var pwg sync.WaitGroup
 		for range cfg.Concurrency {
-			pwg.Add(1)
-			go func() {
-				defer pwg.Done()
+			wg.Go(func() {
 				for id := range work {
 					resp, err := c.GetJob(ctx, &jobsv1.GetJobRequest{Id: id})
-					j := resp.GetJob()
-					if err != nil || j.GetCompleteTime() == nil {
-						smu.Lock()
-						still = append(still, id)
-						smu.Unlock()
-						continue
-					}
 					mu.Lock()
-					latencies = append(latencies, j.GetCompleteTime().AsTime().Sub(j.GetCreateTime().AsTime()))
-					if j.GetState() != jobsv1.JobState_JOB_STATE_SUCCEEDED {
-						failed++
+					if j := resp.GetJob(); err == nil && j.GetCompleteTime() != nil {
+						done = append(done, j)
+					} else {
+						still = append(still, id)
 					}
 					mu.Unlock()
 				}
-			}()
+			})
 		}
 		for _, id := range pending {
 			work <- id
 		}
 		close(work)
-		pwg.Wait()
+		wg.Wait()
 		pending = still
 		if len(pending) > 0 {
 			select {
 			case <-ctx.Done():
-				return nil, ctx.Err()
+				return nil, fmt.Errorf("%d jobs not complete: %w", len(pending), ctx.Err())
 			case <-time.After(cfg.PollInterval):
 			}
 		}
 	}
-	// The last completion, as recorded by the service, ends the run.
-	total := time.Since(start)
-	slices.Sort(latencies)
-	r := &Result{
-		Jobs: cfg.Jobs, Operations: cfg.Jobs * cfg.OpsPerJob, Concurrency: cfg.Concurrency,
-		SubmitSeconds: submitted.Seconds(), TotalSeconds: total.Seconds(),
-		OpsPerSecond: float64(cfg.Jobs*cfg.OpsPerJob) / total.Seconds(),
-		P50:          pct(latencies, 0.50), P95: pct(latencies, 0.95), P99: pct(latencies, 0.99), Max: latencies[len(latencies)-1],
-		Failed: failed,
+	return done, nil
+}
+
+// opLatencies pages through the operations of every job and records job
+// create_time → operation complete_time.
+func opLatencies(ctx context.Context, c jobsv1.JobServiceClient, concurrency int, jobs []*jobsv1.Job) (*Latency, error) {
+	rec := newRecorder()
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	work := make(chan *jobsv1.Job)
+	for range concurrency {
+		wg.Go(func() {
+			for j := range work {
+				created := j.GetCreateTime().AsTime()
+				token := ""
+				for {
+					resp, err := c.ListJobOperations(ctx, &jobsv1.ListJobOperationsRequest{JobId: j.GetId(), PageSize: 100, PageToken: token})
+					mu.Lock()
+					if err != nil {
+						if firstErr == nil {
+							firstErr = fmt.Errorf("list operations of job %s: %w", j.GetId(), err)
+						}
+						mu.Unlock()
+						break
+					}
+					for _, op := range resp.GetOperations() {
+						if op.GetCompleteTime() != nil {
+							rec.record(op.GetCompleteTime().AsTime().Sub(created))
+						}
+					}
+					mu.Unlock()
+					if token = resp.GetNextPageToken(); token == "" {
+						break
+					}
+				}
+			}
+		})
 	}
-	r.P50ms, r.P95ms, r.P99ms, r.MaxMs = ms(r.P50), ms(r.P95), ms(r.P99), ms(r.Max)
-	return r, nil
-}
-
-func pct(sorted []time.Duration, p float64) time.Duration {
-	i := int(float64(len(sorted)-1) * p)
-	return sorted[i]
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-// WriteTable prints the result as a table.
-func (r *Result) WriteTable(w io.Writer) {
-	var b strings.Builder
-	fmt.Fprintf(&b, "jobs %d × %d ops = %d operations, concurrency %d\n", r.Jobs, r.Operations/r.Jobs, r.Operations, r.Concurrency)
-	fmt.Fprintf(&b, "submitted in      %8.2fs\n", r.SubmitSeconds)
-	fmt.Fprintf(&b, "all complete in   %8.2fs\n", r.TotalSeconds)
-	fmt.Fprintf(&b, "throughput        %8.0f operations/s\n", r.OpsPerSecond)
-	fmt.Fprintf(&b, "job latency p50   %8.1f ms   p95 %.1f ms   p99 %.1f ms   max %.1f ms\n", r.P50ms, r.P95ms, r.P99ms, r.MaxMs)
-	fmt.Fprintf(&b, "jobs not succeeded %d\n", r.Failed)
-	_, _ = io.WriteString(w, b.String())
+	for _, j := range jobs {
+		work <- j
+	}
+	close(work)
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return rec.summary(BasisOperation), nil
 }
