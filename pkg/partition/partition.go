@@ -85,9 +85,15 @@ const sortBufferSize = 256
 // hash, one jump hash and one pass to check the order, without allocating.
 // Other orders are sorted in a copy (on the stack for up to 256 partitions).
 //
-// A message with an empty key (nil or zero-length) has nothing to keep in
-// order, so it is spread round-robin over the partitions instead, like
-// kafka-go's Hash balancer does for nil keys.
+// A message with a RouteHeader header goes to the partition of the header's
+// value instead of its key's: the key still names the message (and what the
+// consumer keeps in order), the route only picks where it goes. jobplane
+// routes the operations of a small job to one partition this way, so that
+// their results come back together.
+//
+// A message with an empty key (nil or zero-length) and no route has nothing
+// to keep in order, so it is spread round-robin over the partitions instead,
+// like kafka-go's Hash balancer does for nil keys.
 //
 // Balance panics if partitions is empty; kafka-go never calls it so.
 type Balancer struct {
@@ -102,11 +108,22 @@ func (b *Balancer) Balance(msg kafka.Message, partitions ...int) int {
 	if n == 0 {
 		panic("partition: Balance with no partitions")
 	}
-	if len(msg.Key) == 0 {
+	key := msg.Key
+	for _, h := range msg.Headers {
+		if h.Key == RouteHeader {
+			key = h.Value
+			break
+		}
+	}
+	if len(key) == 0 {
 		return partitions[(b.next.Add(1)-1)%uint64(n)]
 	}
-	return nth(partitions, Partition(msg.Key, n))
+	return nth(partitions, Partition(key, n))
 }
+
+// RouteHeader is the Kafka header whose value, when present, Balancer
+// hashes instead of the message key.
+const RouteHeader = "jobplane-route"
 
 // nth returns the i-th smallest element of partitions.
 func nth(partitions []int, i int) int {

@@ -108,7 +108,7 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 		}
 	}()
 	now := s.now()
-	var finished []*Job
+	var counting []string // jobs with outcomes to count, in batch order
 	for _, jobID := range order {
 		d := deltas[jobID]
 		if len(d.dups) > 0 {
@@ -120,20 +120,57 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 				return st, err
 			}
 		}
-		counted := d.succeeded + d.failed + d.cancelled
-		if counted == 0 {
-			continue
+		if d.succeeded+d.failed+d.cancelled > 0 {
+			counting = append(counting, jobID)
 		}
+	}
+	// Read the jobs (finds by `_id`, in parallel: reads do not wait for
+	// SQLite's single writer), so that a job this batch finishes is archived
+	// with its final counters in one insert, without updating its counters
+	// first: the read-modify-write of an update is the applier's most
+	// expensive write on FerretDB, and most jobs of ten or so operations
+	// finish within one batch (their operations share a partition, see the
+	// client's publisher). The applier is the single writer of a job's
+	// counters (results are keyed by job id), so what it read stays true
+	// until it writes.
+	current := make([]*Job, len(counting))
+	if err := parallel(ctx, len(counting), func(ctx context.Context, i int) error {
 		var j Job
-		err := s.active.FindOneAndUpdate(ctx, byID(jobID), bson.D{
-			{Key: "$inc", Value: bson.D{
-				{Key: "succeeded", Value: d.succeeded},
-				{Key: "failed", Value: d.failed},
-				{Key: "cancelled", Value: d.cancelled},
-			}},
-			{Key: "$set", Value: bson.D{{Key: "update_time", Value: now}}},
-		}, options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&j)
+		err := s.active.FindOne(ctx, byID(counting[i])).Decode(&j)
 		if errors.Is(err, mongo.ErrNoDocuments) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read job counters: %w", err)
+		}
+		current[i] = &j
+		return nil
+	}); err != nil {
+		return st, err
+	}
+	var finished []*Job
+	var finishedCounting [][]string
+	for i, jobID := range counting {
+		d := deltas[jobID]
+		counted := d.succeeded + d.failed + d.cancelled
+		j := current[i]
+		if j != nil && j.Done()+counted < j.Total {
+			res, err := s.active.UpdateOne(ctx, byID(jobID), bson.D{
+				{Key: "$inc", Value: bson.D{
+					{Key: "succeeded", Value: d.succeeded},
+					{Key: "failed", Value: d.failed},
+					{Key: "cancelled", Value: d.cancelled},
+				}},
+				{Key: "$set", Value: bson.D{{Key: "update_time", Value: now}}},
+			})
+			if err != nil {
+				return st, fmt.Errorf("update job counters: %w", err)
+			}
+			if res.MatchedCount == 0 {
+				j = nil // deleted (or archived) since it was read
+			}
+		}
+		if j == nil {
 			if _, gerr := s.GetJob(ctx, jobID); gerr == nil {
 				// Already finished: every operation had its outcome, so
 				// nothing here was new.
@@ -149,39 +186,47 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 			s.uncounted.drop(d.counting)
 			continue
 		}
-		if err != nil {
-			return st, fmt.Errorf("update job counters: %w", err)
-		}
-		s.uncounted.drop(d.counting)
+		j.Succeeded += d.succeeded
+		j.Failed += d.failed
+		j.Cancelled += d.cancelled
+		j.UpdateTime = now
 		if st.ByState == nil {
 			st.ByState = map[OpState]int{}
 		}
 		st.ByState[OpSucceeded] += int(d.succeeded)
 		st.ByState[OpFailed] += int(d.failed)
 		st.ByState[OpCancelled] += int(d.cancelled)
+		if j.Done() < j.Total {
+			s.uncounted.drop(d.counting) // counted by the update above
+			continue
+		}
 		if j.Done() > j.Total {
 			// Over-counted: the relay reconciled this job (from its stored
 			// outcomes) while this process was retrying a batch whose
 			// outcomes it had won. Archive the stored truth instead.
-			exact, err := s.recount(ctx, &j)
+			exact, err := s.recount(ctx, j)
 			if err != nil {
 				return st, err
 			}
+			s.uncounted.drop(d.counting)
 			if !exact {
 				continue // not all outcomes stored: counters corrected, not finished
 			}
 		}
-		if j.Done() >= j.Total {
-			finished = append(finished, &j)
-			if j.Done()-counted < j.Total {
-				st.Completed = append(st.Completed, &j)
-			}
+		finished = append(finished, j)
+		finishedCounting = append(finishedCounting, d.counting)
+		if j.Done()-counted < j.Total {
+			st.Completed = append(st.Completed, j)
 		}
 	}
-	// Finished jobs move to `jobs` together: one insert and one delete for
-	// the batch rather than two writes per job.
+	// Finished jobs move to `jobs` together, with their final counters: one
+	// insert and one delete for the batch rather than an update and two
+	// writes per job. Their outcomes are counted once that lands.
 	if err := s.finishMany(ctx, finished); err != nil {
 		return st, err
+	}
+	for _, c := range finishedCounting {
+		s.uncounted.drop(c)
 	}
 	return st, nil
 }
