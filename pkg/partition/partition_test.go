@@ -280,6 +280,28 @@ func TestBalanceMatchesPartition(t *testing.T) {
 	}
 }
 
+// TestBalanceRouteHeader: a route header, not the key, picks the partition,
+// so that messages with different keys (a small job's operations) share one.
+func TestBalanceRouteHeader(t *testing.T) {
+	t.Parallel()
+	var b partition.Balancer
+	parts := contiguous(60)
+	route := []byte("019a2f4e-job")
+	want := partition.Partition(route, 60)
+	seen := map[int]bool{}
+	for i := range 200 {
+		key := fmt.Appendf(nil, "019a2f4e-job-%d", i)
+		m := kafka.Message{Key: key, Headers: []kafka.Header{{Key: "other", Value: []byte("x")}, {Key: partition.RouteHeader, Value: route}}}
+		if got := b.Balance(m, parts...); got != want {
+			t.Fatalf("Balance(key %q, route %q) = %d, want Partition(route) = %d", key, route, got, want)
+		}
+		seen[b.Balance(kafka.Message{Key: key}, parts...)] = true
+	}
+	if len(seen) < 30 {
+		t.Fatalf("without the route the keys used %d partitions of 60, want them spread", len(seen))
+	}
+}
+
 // TestBalanceShuffled checks that the choice depends on the set of
 // partitions only, whatever the order kafka-go (or anyone) passes them in.
 func TestBalanceShuffled(t *testing.T) {
