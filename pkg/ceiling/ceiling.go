@@ -1,16 +1,23 @@
 // Package ceiling measures the raw ceiling of jobplane's write pattern on
 // the same engines (embedded FerretDB and kfake, over TCP, through
-// mongo-driver v2 and kafka-go), with no services in between: for each job,
-// insert its operations and the job document and produce one request
-// message per operation; consumers evaluate each expression and produce its
-// result; a result consumer inserts the results of a batch and updates each
-// job's counter by `_id`. jobplane's throughput on the same workload divided
-// by this one is its efficiency (`make bench-ceiling`).
+// mongo-driver v2 and kafka-go), with no services in between, written the
+// way jobplane writes them:
 //
-// What jobplane does on top, and the ceiling does not: the request_id claim,
-// the outbox entry and its deletion, moving a finished job from jobs_active
-// to jobs, the offset watermark and cancellation adoption logic, gRPC/REST
-// and the client's polling.
+//   - submit: C callers hand jobs to one group committer, which stores a
+//     round's operations and jobs with one InsertMany each and produces the
+//     round's request messages (keyed by operation id, routed to the job's
+//     partition like jobplane's small jobs);
+//   - workers evaluate each expression and produce its result keyed by job id;
+//   - the applier inserts a batch's results with one InsertMany, reads the
+//     batch's jobs by `_id` (in parallel), archives the jobs the batch
+//     finishes (one InsertMany into jobs_done, one bulk delete by `_id`) and
+//     updates the counters of the others by `_id`.
+//
+// jobplane's throughput on the same workload divided by this one is its
+// efficiency (`make bench-ceiling`). What jobplane does on top, and the
+// ceiling does not: the request_id claims, the outbox entry and its deletion,
+// gRPC/REST, authentication, tracing and metrics, the relay, duplicate and
+// cancellation handling, and the client's polling.
 package ceiling
 
 import (
@@ -25,6 +32,7 @@ import (
 
 	"github.com/jobplane/jobplane/pkg/expr"
 	queuev1 "github.com/jobplane/jobplane/pkg/gen/jobplane/queue/v1"
+	"github.com/jobplane/jobplane/pkg/partition"
 	"github.com/jobplane/jobplane/pkg/queue"
 	"github.com/segmentio/kafka-go"
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -46,7 +54,7 @@ type Config struct {
 }
 
 // Collections are the collections Run writes.
-var Collections = []string{"ops", "jobs", "results"}
+var Collections = []string{"ops", "jobs", "jobs_done", "results"}
 
 // Result is a run's throughput.
 type Result struct {
@@ -117,10 +125,17 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		return w.WriteMessages(ctx, out...)
 	}
-	// Applier: insert the batch's results, one counter update per job.
-	apply := func(ctx context.Context, _ int, msgs []kafka.Message) error {
+	// Applier: insert the batch's results, read the batch's jobs, archive
+	// the finished ones and count the others.
+	doneColl := db.Collection("jobs_done")
+	applyRound := func(batches [][]kafka.Message) error {
+		var msgs []kafka.Message
+		for _, b := range batches {
+			msgs = append(msgs, b...)
+		}
 		docs := make([]any, 0, len(msgs))
 		perJob := map[string]int{}
+		var order []string
 		for i := range msgs {
 			res, err := queue.DecodeResult(&msgs[i])
 			if err != nil {
@@ -128,6 +143,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			}
 			docs = append(docs, bson.D{{Key: "_id", Value: res.GetOperationId()}, {Key: "job_id", Value: res.GetJobId()},
 				{Key: "state", Value: "succeeded"}, {Key: "result", Value: res.GetResult()}})
+			if perJob[res.GetJobId()] == 0 {
+				order = append(order, res.GetJobId())
+			}
 			perJob[res.GetJobId()]++
 		}
 		if _, err := resultsColl.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false)); err != nil {
@@ -136,21 +154,57 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 				return err
 			}
 		}
-		for id, n := range perJob {
-			var j struct {
-				Total, Done int
+		jobs := make([]ceilingJob, len(order))
+		sem := make(chan struct{}, 8)
+		var rwg sync.WaitGroup
+		errs := make([]error, len(order))
+		for i, id := range order {
+			rwg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; rwg.Done() }()
+				errs[i] = jobsColl.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&jobs[i])
+			}()
+		}
+		rwg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+		var finished []any
+		var finishedIDs []string
+		for i := range jobs {
+			j := &jobs[i]
+			n := perJob[j.ID]
+			if j.Done+n < j.Total {
+				if _, err := jobsColl.UpdateOne(ctx, bson.D{{Key: "_id", Value: j.ID}}, bson.D{{Key: "$inc", Value: bson.D{{Key: "done", Value: n}}}}); err != nil {
+					return err
+				}
+				continue
 			}
-			err := jobsColl.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$inc", Value: bson.D{{Key: "done", Value: n}}}},
-				options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&j)
-			if err != nil {
+			j.Done += n
+			finished = append(finished, j)
+			finishedIDs = append(finishedIDs, j.ID)
+		}
+		if len(finished) > 0 {
+			if _, err := doneColl.InsertMany(ctx, finished, options.InsertMany().SetOrdered(false)); err != nil {
 				return err
 			}
-			if j.Done >= j.Total && completed.Add(1) == int64(cfg.Jobs) {
+			models := make([]mongo.WriteModel, len(finishedIDs))
+			for i, id := range finishedIDs {
+				models[i] = mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: id}})
+			}
+			if _, err := jobsColl.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false)); err != nil {
+				return err
+			}
+			if completed.Add(int64(len(finished))) == int64(cfg.Jobs) {
 				close(allDone)
 			}
 		}
 		return nil
 	}
+	applies := make(chan request[[]kafka.Message])
+	go groupWriter(ctx, applies, 64, applyRound)
+	apply := func(ctx context.Context, _ int, msgs []kafka.Message) error { return call(ctx, applies, msgs) }
 	var consumers []*queue.Consumer
 	for range cfg.Workers {
 		consumers = append(consumers, consumer("ceiling-workers-"+suffix, reqTopic, work))
@@ -164,6 +218,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 
 	start := time.Now()
+	commits := make(chan request[int])
+	go groupWriter(ctx, commits, cfg.Concurrency, func(round []int) error { return store(ctx, cfg, round, opsColl, jobsColl) })
 	next := make(chan int)
 	errc := make(chan error, cfg.Concurrency)
 	var wg sync.WaitGroup
@@ -172,7 +228,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		go func() {
 			defer wg.Done()
 			for n := range next {
-				if err := submit(ctx, cfg, n, opsColl, jobsColl, w, reqTopic); err != nil {
+				err := call(ctx, commits, n)
+				if err == nil {
+					err = publish(ctx, cfg, n, w, reqTopic)
+				}
+				if err != nil {
 					errc <- err
 					return
 				}
@@ -206,29 +266,107 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	return &Result{Operations: ops, SubmitSeconds: submitted.Seconds(), Seconds: secs, OpsPerSecond: float64(ops) / secs}, nil
 }
 
-// submit stores job n and its operations and publishes them.
-func submit(ctx context.Context, cfg Config, n int, opsColl, jobsColl *mongo.Collection, w *kafka.Writer, topic string) error {
-	jobID := fmt.Sprintf("job-%08d", n)
-	docs := make([]any, cfg.OpsPerJob)
-	msgs := make([]kafka.Message, cfg.OpsPerJob)
-	for i := range cfg.OpsPerJob {
-		opID := jobID + "-" + strconv.Itoa(i)
-		req := fmt.Sprintf("%d * 2 + 1", i)
-		docs[i] = bson.D{{Key: "_id", Value: opID}, {Key: "job_id", Value: jobID}, {Key: "index", Value: i}, {Key: "type", Value: "expr"}, {Key: "request", Value: req}}
-		m, err := queue.EncodeRequest(topic, []byte(opID), &queuev1.OperationRequest{JobId: jobID, OperationId: opID, Type: "expr", Request: req, Attempt: 1})
-		if err != nil {
-			return err
+type ceilingJob struct {
+	ID    string `bson:"_id"`
+	Total int    `bson:"total"`
+	Done  int    `bson:"done"`
+}
+
+// request is a caller's item waiting for a group writer.
+type request[T any] struct {
+	item T
+	done chan error
+}
+
+// groupWriter runs fn on the items of all callers waiting at once (up to
+// max), one round at a time: jobplane's group commit of CreateJob and its
+// applier's merge of partition batches.
+func groupWriter[T any](ctx context.Context, in <-chan request[T], max int, fn func([]T) error) {
+	for {
+		var round []request[T]
+		select {
+		case r := <-in:
+			round = append(round, r)
+		case <-ctx.Done():
+			return
 		}
-		msgs[i] = m
+	drain:
+		for len(round) < max {
+			select {
+			case r := <-in:
+				round = append(round, r)
+			default:
+				break drain
+			}
+		}
+		items := make([]T, len(round))
+		for i, r := range round {
+			items[i] = r.item
+		}
+		err := fn(items)
+		for _, r := range round {
+			r.done <- err
+		}
+	}
+}
+
+// call hands item to the group writer behind in and waits for its round.
+func call[T any](ctx context.Context, in chan<- request[T], item T) error {
+	done := make(chan error, 1)
+	select {
+	case in <- request[T]{item: item, done: done}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// store stores a round of jobs and their operations, one InsertMany per
+// collection.
+func store(ctx context.Context, cfg Config, round []int, opsColl, jobsColl *mongo.Collection) error {
+	var docs, jobs []any
+	for _, n := range round {
+		jobID := jobName(n)
+		for i := range cfg.OpsPerJob {
+			docs = append(docs, bson.D{{Key: "_id", Value: jobID + "-" + strconv.Itoa(i)}, {Key: "job_id", Value: jobID}, {Key: "index", Value: i},
+				{Key: "type", Value: "expr"}, {Key: "request", Value: opRequest(i)}})
+		}
+		jobs = append(jobs, ceilingJob{ID: jobID, Total: cfg.OpsPerJob})
 	}
 	if _, err := opsColl.InsertMany(ctx, docs); err != nil {
 		return fmt.Errorf("insert operations: %w", err)
 	}
-	if _, err := jobsColl.InsertOne(ctx, bson.D{{Key: "_id", Value: jobID}, {Key: "total", Value: cfg.OpsPerJob}, {Key: "done", Value: 0}}); err != nil {
-		return fmt.Errorf("insert job: %w", err)
+	if _, err := jobsColl.InsertMany(ctx, jobs); err != nil {
+		return fmt.Errorf("insert jobs: %w", err)
+	}
+	return nil
+}
+
+// publish produces the request messages of job n, keyed by operation id
+// and routed to the job's partition.
+func publish(ctx context.Context, cfg Config, n int, w *kafka.Writer, topic string) error {
+	jobID := jobName(n)
+	msgs := make([]kafka.Message, cfg.OpsPerJob)
+	for i := range cfg.OpsPerJob {
+		opID := jobID + "-" + strconv.Itoa(i)
+		m, err := queue.EncodeRequest(topic, []byte(opID), &queuev1.OperationRequest{JobId: jobID, OperationId: opID, Type: "expr", Request: opRequest(i), Attempt: 1})
+		if err != nil {
+			return err
+		}
+		m.Headers = append(m.Headers, kafka.Header{Key: partition.RouteHeader, Value: []byte(jobID)})
+		msgs[i] = m
 	}
 	if err := w.WriteMessages(ctx, msgs...); err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
 	return nil
 }
+
+func jobName(n int) string { return fmt.Sprintf("job-%08d", n) }
+
+func opRequest(i int) string { return fmt.Sprintf("%d * 2 + 1", i) }
