@@ -121,9 +121,9 @@ BENCH_FLAGS ?=
 # its own. devstack runs each service as its own process, so the figures of each
 # --metrics target are that service's; the embedded FerretDB and Kafka run inside
 # devstack itself, which serves no /metrics, and are not counted.
-BENCH_STACK = --clients 1 --servers 2 --mongo-port 37017 --kafka-port 39092 \
-	--grpc-port 50151 --http-port 18180 --admin-port 18190 --server-grpc-port 0
-BENCH_METRICS = client-0=http://127.0.0.1:18180/metrics,server-0=http://127.0.0.1:18190/metrics,server-1=http://127.0.0.1:18191/metrics
+BENCH_STACK = --clients 1 --servers 2 --mongo-port 27917 --kafka-port 29992 \
+	--grpc-port 30151 --http-port 28180 --admin-port 28190 --server-grpc-port 0
+BENCH_METRICS = client-0=http://127.0.0.1:28180/metrics,server-0=http://127.0.0.1:28190/metrics,server-1=http://127.0.0.1:28191/metrics
 
 # $(call bench_run,FLAGS): start the stack, run `jobctl bench FLAGS` against it, stop it.
 define bench_run
@@ -133,7 +133,7 @@ define bench_run
 	trap 'kill -INT $$pid 2>/dev/null; while kill -0 $$pid 2>/dev/null; do sleep 0.2; done; rm -rf "$$dir"' EXIT; \
 	for i in $$(seq 1 120); do grep -q "jobplane is running" "$$dir/devstack.log" && break; sleep 0.5; done; \
 	grep -q "jobplane is running" "$$dir/devstack.log" || { cat "$$dir/devstack.log"; exit 1; }; \
-	bin/jobctl bench --addr 127.0.0.1:50151 --metrics $(BENCH_METRICS) $(1)
+	bin/jobctl bench --addr 127.0.0.1:30151 --metrics $(BENCH_METRICS) $(1)
 endef
 
 .PHONY: bench-w1
