@@ -1,0 +1,102 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jobplane/jobplane/pkg/store"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// BenchmarkListing100k pages through jobs and operations with 100,000
+// operations stored (10,000 jobs of 10, or 1,000 of 100; every operation
+// with a result, the jobs archived), against embedded FerretDB with the
+// `_id` expression index devstack creates. Each iteration is one page, as
+// the API serves it.
+func BenchmarkListing100k(b *testing.B) {
+	for _, shape := range []struct{ jobs, ops int }{{10_000, 10}, {1_000, 100}} {
+		b.Run(fmt.Sprintf("%dx%d", shape.jobs, shape.ops), func(b *testing.B) { benchListing(b, shape.jobs, shape.ops) })
+	}
+}
+
+func benchListing(b *testing.B, jobs, opsPerJob int) {
+	ctx := context.Background()
+	name := fmt.Sprintf("store_bench_%d", dbSeq.Add(1))
+	if err := stack.IndexIDs(ctx, name, store.Collections); err != nil {
+		b.Fatal(err)
+	}
+	s, err := store.Open(ctx, store.Config{URI: mongoURI, Database: name})
+	if err != nil {
+		b.Fatal(err)
+	}
+	client, err := mongo.Connect(options.Client().ApplyURI(mongoURI))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = client.Database(name).Drop(ctx)
+		_ = client.Disconnect(ctx)
+		_ = s.Close(ctx)
+	})
+	var ids []string
+	per := 5000 / opsPerJob
+	for start := 0; start < jobs; start += per {
+		batch := make([]store.NewJob, per)
+		for i := range batch {
+			for k := range opsPerJob {
+				batch[i].Operations = append(batch[i].Operations, store.OpInput{Type: "expr", Request: fmt.Sprintf("%d + %d", start+i, k)})
+			}
+		}
+		var results []store.Result
+		for _, c := range s.CreateJobs(ctx, batch) {
+			if c.Err != nil {
+				b.Fatal(c.Err)
+			}
+			ids = append(ids, c.Job.ID)
+			for _, op := range c.Ops {
+				results = append(results, store.Result{ID: op.ID, JobID: op.JobID, State: store.OpSucceeded, Result: "1", CompleteTime: time.Now().UTC(), Offset: int64(len(results))})
+			}
+		}
+		if _, err := s.ApplyResults(ctx, results); err != nil {
+			b.Fatal(err)
+		}
+	}
+	mid := ids[len(ids)/2]
+	for _, bc := range []struct {
+		name string
+		page func() (int, error)
+	}{
+		{"jobs first page of 50", func() (int, error) {
+			js, _, err := s.ListJobs(ctx, store.ListJobsParams{Limit: 50})
+			return len(js), err
+		}},
+		{"jobs page of 50 from the middle", func() (int, error) {
+			js, _, err := s.ListJobs(ctx, store.ListJobsParams{Limit: 50, BeforeID: mid})
+			return len(js), err
+		}},
+		{"jobs page of 50 succeeded", func() (int, error) {
+			js, _, err := s.ListJobs(ctx, store.ListJobsParams{Limit: 50, States: []store.JobState{store.JobSucceeded}})
+			return len(js), err
+		}},
+		{"operations page of 10", func() (int, error) {
+			ops, _, err := s.ListOperations(ctx, store.ListOperationsParams{JobID: mid, Limit: 10})
+			return len(ops), err
+		}},
+		{"operations page of 5 succeeded", func() (int, error) {
+			ops, _, err := s.ListOperations(ctx, store.ListOperationsParams{JobID: mid, Start: 5, Limit: 5, States: []store.OpState{store.OpSucceeded}})
+			return len(ops), err
+		}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				n, err := bc.page()
+				if err != nil || n == 0 {
+					b.Fatalf("page of %d: %v", n, err)
+				}
+			}
+		})
+	}
+}
