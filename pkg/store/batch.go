@@ -47,7 +47,7 @@ func (s *Store) CreateJobs(ctx context.Context, batch []NewJob) []Created {
 		}
 	}
 	if len(claims) > 0 {
-		dup, err := insertNew(ctx, s.requests, claims)
+		dup, err := s.insertNew(ctx, s.requests, claims)
 		if err != nil {
 			return fail(fmt.Errorf("claim request_id: %w", err))
 		}
@@ -83,7 +83,7 @@ func (s *Store) CreateJobs(ctx context.Context, batch []NewJob) []Created {
 			docs []any
 			what string
 		}{{s.ops, opDocs, "operations"}, {s.outbox, outboxDocs, "outbox entries"}, {s.active, jobDocs, "jobs"}} {
-			if _, err := insertNew(ctx, w.coll, w.docs); err != nil {
+			if _, err := s.insertNew(ctx, w.coll, w.docs); err != nil {
 				for i := range out {
 					if !slow[i] {
 						out[i] = Created{Err: fmt.Errorf("insert %s: %w", w.what, err)}

@@ -178,7 +178,7 @@ func (s *Store) claim(ctx context.Context, opIDs []string, tmpl Result) ([]Resul
 		r.ID = id
 		docs[i] = &r
 	}
-	dup, err := insertNew(ctx, s.results, docs)
+	dup, err := s.insertNew(ctx, s.results, docs)
 	if err != nil {
 		return nil, err
 	}

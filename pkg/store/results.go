@@ -66,7 +66,7 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 	for i := range batch {
 		docs[i] = &batch[i]
 	}
-	dup, err := insertNew(ctx, s.results, docs)
+	dup, err := s.insertNew(ctx, s.results, docs)
 	if err != nil {
 		return st, err
 	}
@@ -155,6 +155,7 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 		counted := d.succeeded + d.failed + d.cancelled
 		j := current[i]
 		if j != nil && j.Done()+counted < j.Total {
+			s.writeMu.Lock()
 			res, err := s.active.UpdateOne(ctx, byID(jobID), bson.D{
 				{Key: "$inc", Value: bson.D{
 					{Key: "succeeded", Value: d.succeeded},
@@ -163,6 +164,7 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 				}},
 				{Key: "$set", Value: bson.D{{Key: "update_time", Value: now}}},
 			})
+			s.writeMu.Unlock()
 			if err != nil {
 				return st, fmt.Errorf("update job counters: %w", err)
 			}
@@ -531,7 +533,7 @@ func (s *Store) adopt(ctx context.Context, claims []*Result) ([]bool, error) {
 	for k := range claims {
 		docs[k] = adoptionDoc{ID: claims[k].ID, JobID: claims[k].JobID}
 	}
-	dup, err := insertNew(ctx, s.adopted, docs)
+	dup, err := s.insertNew(ctx, s.adopted, docs)
 	if err != nil {
 		return nil, err
 	}
@@ -555,7 +557,10 @@ func (s *Store) deleteByID(ctx context.Context, coll *mongo.Collection, ids []st
 		for i, id := range chunk {
 			models[i] = mongo.NewDeleteOneModel().SetFilter(byID(id))
 		}
-		if _, err := coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false)); err != nil {
+		s.writeMu.Lock()
+		_, err := coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+		s.writeMu.Unlock()
+		if err != nil {
 			return err
 		}
 	}
