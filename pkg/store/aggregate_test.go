@@ -46,14 +46,24 @@ func seedResults(tb testing.TB, ctx context.Context, db *mongo.Database, n, skip
 
 func TestJobOutcomes(t *testing.T) {
 	t.Parallel()
+	// 50: read by `_id`; 1,200: one query on job_id (outcomeScanMin).
+	for _, n := range []int{50, 1200} {
+		t.Run(strconv.Itoa(n), func(t *testing.T) { testJobOutcomes(t, n) })
+	}
+}
+
+func testJobOutcomes(t *testing.T, n int) {
+	t.Parallel()
 	s, b := setup(t)
 	ctx := t.Context()
-	j := seedResults(t, ctx, b.db, 50, 7)
+	j := seedResults(t, ctx, b.db, n, 7)
+	// Another job's results in the same collection are not this job's.
+	seedResults(t, ctx, b.db, 30, 0)
 	out, err := s.JobOutcomes(ctx, j)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(out) != 50 {
+	if len(out) != n {
 		t.Fatalf("%d outcomes", len(out))
 	}
 	for i, o := range out {
