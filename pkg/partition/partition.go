@@ -85,8 +85,8 @@ const sortBufferSize = 256
 // hash, one jump hash and one pass to check the order, without allocating.
 // Other orders are sorted in a copy (on the stack for up to 256 partitions).
 //
-// A message with a RouteHeader header goes to the partition of the header's
-// value instead of its key's: the key still names the message (and what the
+// A message with a non-empty RouteHeader header goes to the partition of the
+// header's value instead of its key's: the key still names the message (and what the
 // consumer keeps in order), the route only picks where it goes. jobplane
 // routes the operations of a small job to one partition this way, so that
 // their results come back together.
@@ -110,7 +110,7 @@ func (b *Balancer) Balance(msg kafka.Message, partitions ...int) int {
 	}
 	key := msg.Key
 	for _, h := range msg.Headers {
-		if h.Key == RouteHeader {
+		if h.Key == RouteHeader && len(h.Value) > 0 {
 			key = h.Value
 			break
 		}

@@ -300,6 +300,12 @@ func TestBalanceRouteHeader(t *testing.T) {
 	if len(seen) < 30 {
 		t.Fatalf("without the route the keys used %d partitions of 60, want them spread", len(seen))
 	}
+	// An empty route is no route: the key decides.
+	key := []byte("019a2f4e-job-7")
+	m := kafka.Message{Key: key, Headers: []kafka.Header{{Key: partition.RouteHeader}}}
+	if got, want := b.Balance(m, parts...), partition.Partition(key, 60); got != want {
+		t.Fatalf("empty route: Balance = %d, want Partition(key) = %d", got, want)
+	}
 }
 
 // TestBalanceShuffled checks that the choice depends on the set of

@@ -198,6 +198,14 @@ func (s *Store) FinishIfDone(ctx context.Context, j *Job) (bool, error) {
 	if j.Done() < j.Total {
 		return false, nil
 	}
+	if j.Done() > j.Total {
+		// Over-counted (an applier's $inc landed after a reconciliation set
+		// the counters): archive the stored truth, once it is complete.
+		exact, err := s.recount(ctx, j)
+		if err != nil || !exact {
+			return false, err
+		}
+	}
 	return true, s.finish(ctx, j)
 }
 

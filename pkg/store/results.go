@@ -155,7 +155,9 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 		counted := d.succeeded + d.failed + d.cancelled
 		j := current[i]
 		if j != nil && j.Done()+counted < j.Total {
-			s.writeMu.Lock()
+			if err := s.lockWrites(ctx); err != nil {
+				return st, err
+			}
 			res, err := s.active.UpdateOne(ctx, byID(jobID), bson.D{
 				{Key: "$inc", Value: bson.D{
 					{Key: "succeeded", Value: d.succeeded},
@@ -164,7 +166,7 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 				}},
 				{Key: "$set", Value: bson.D{{Key: "update_time", Value: now}}},
 			})
-			s.writeMu.Unlock()
+			s.unlockWrites()
 			if err != nil {
 				return st, fmt.Errorf("update job counters: %w", err)
 			}
@@ -303,7 +305,8 @@ func (s *Store) countReplays(ctx context.Context, jobID string, batch []Result, 
 		// Finished (perhaps left in jobs_active by a crash inside finish):
 		// nothing can be counted any more.
 		st.Duplicates += len(dups)
-		return s.finish(ctx, j)
+		_, err := s.FinishIfDone(ctx, j)
+		return err
 	}
 	ids := make([]string, len(dups))
 	for k, i := range dups {
@@ -557,9 +560,11 @@ func (s *Store) deleteByID(ctx context.Context, coll *mongo.Collection, ids []st
 		for i, id := range chunk {
 			models[i] = mongo.NewDeleteOneModel().SetFilter(byID(id))
 		}
-		s.writeMu.Lock()
+		if err := s.lockWrites(ctx); err != nil {
+			return err
+		}
 		_, err := coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
-		s.writeMu.Unlock()
+		s.unlockWrites()
 		if err != nil {
 			return err
 		}

@@ -364,6 +364,22 @@ func TestDeleteWhileArchiving(t *testing.T) {
 			t.Errorf("%s left: %d", coll, n)
 		}
 	}
+	// A finisher killed between its insert and its tombstone check left the
+	// job in `jobs`: a retry (a duplicate insert) still removes it...
+	archived := b.db.Collection("jobs")
+	if _, err := archived.InsertOne(ctx, stale); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.FinishIfDone(ctx, stale); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetJob(ctx, j.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("deleted job kept by a retried archive: %v", err)
+	}
+	// ... and so does the purge of its tombstone, without any retry.
+	if _, err := archived.InsertOne(ctx, stale); err != nil {
+		t.Fatal(err)
+	}
 	// Tombstones are kept for DeletionRetention only.
 	if n, err := s.PurgeDeletions(ctx); err != nil || n != 0 {
 		t.Fatalf("purge of a fresh tombstone: %d %v", n, err)
@@ -374,6 +390,61 @@ func TestDeleteWhileArchiving(t *testing.T) {
 	}
 	if n, err := s.PurgeDeletions(ctx); err != nil || n != 1 {
 		t.Fatalf("purge of an old tombstone: %d %v", n, err)
+	}
+	if _, err := s.GetJob(ctx, j.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("deleted job kept after its tombstone's purge: %v", err)
+	}
+	if n, _ := b.db.Collection("deletions").CountDocuments(ctx, bson.D{}); n != 0 {
+		t.Errorf("tombstones left after purge: %d", n)
+	}
+}
+
+// TestFinishIfDoneRecountsOverCount: a job whose counters went past its
+// total (an applier's $inc landing after a reconciliation) is archived with
+// its stored outcomes, not its counters.
+func TestFinishIfDoneRecountsOverCount(t *testing.T) {
+	t.Parallel()
+	s, b := setup(t)
+	ctx := t.Context()
+	j, ops, _, err := s.CreateJob(ctx, newJob("1", "2", "3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Outcomes 1 and 2 stored but not counted; the counters say 5 of 3.
+	for _, op := range ops[1:] {
+		if _, err := b.db.Collection("results").InsertOne(ctx, result(op.ID, store.OpSucceeded, "x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := b.db.Collection("jobs_active").UpdateOne(ctx, bson.D{{Key: "_id", Value: j.ID}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "succeeded", Value: 5}}}}); err != nil {
+		t.Fatal(err)
+	}
+	over, err := s.GetJob(ctx, j.ID)
+	if err != nil || over.Done() != 5 {
+		t.Fatalf("over-counted job: %+v %v", over, err)
+	}
+	// Not every outcome stored yet: corrected, not archived.
+	if finished, err := s.FinishIfDone(ctx, over); err != nil || finished {
+		t.Fatalf("finish with an outcome missing: %v %v", finished, err)
+	}
+	if got, _ := s.GetJob(ctx, j.ID); got.Done() != 2 || got.State().Terminal() {
+		t.Fatalf("after the recount: %+v", got)
+	}
+	if _, err := b.db.Collection("results").InsertOne(ctx, result(ops[0].ID, store.OpFailed, "")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.db.Collection("jobs_active").UpdateOne(ctx, bson.D{{Key: "_id", Value: j.ID}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "succeeded", Value: 7}}}}); err != nil {
+		t.Fatal(err)
+	}
+	over, _ = s.GetJob(ctx, j.ID)
+	if finished, err := s.FinishIfDone(ctx, over); err != nil || !finished {
+		t.Fatalf("finish: %v %v", finished, err)
+	}
+	got, err := s.GetJob(ctx, j.ID)
+	if err != nil || got.Succeeded != 2 || got.Failed != 1 || got.Done() != 3 || got.State() != store.JobFailed {
+		t.Fatalf("archived: %+v %v", got, err)
 	}
 }
 
