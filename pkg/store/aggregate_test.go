@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -91,24 +90,8 @@ func testJobOutcomes(t *testing.T, n int) {
 // expression index devstack creates).
 func BenchmarkJobOutcomes100k(b *testing.B) {
 	ctx := context.Background()
-	name := fmt.Sprintf("store_bench_%d", dbSeq.Add(1))
-	if err := stack.IndexIDs(ctx, name, store.Collections); err != nil {
-		b.Fatal(err)
-	}
-	s, err := store.Open(ctx, store.Config{URI: mongoURI, Database: name})
-	if err != nil {
-		b.Fatal(err)
-	}
-	client, err := mongo.Connect(options.Client().ApplyURI(mongoURI))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		_ = client.Database(name).Drop(ctx)
-		_ = client.Disconnect(ctx)
-		_ = s.Close(ctx)
-	})
-	j := seedResults(b, ctx, client.Database(name), 100_000, 0)
+	s, bd := setup(b)
+	j := seedResults(b, ctx, bd.db, 100_000, 0)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {

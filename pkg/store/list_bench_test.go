@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/jobplane/jobplane/pkg/store"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // BenchmarkListing100k pages through jobs and operations with 100,000
@@ -24,23 +22,7 @@ func BenchmarkListing100k(b *testing.B) {
 
 func benchListing(b *testing.B, jobs, opsPerJob int) {
 	ctx := context.Background()
-	name := fmt.Sprintf("store_bench_%d", dbSeq.Add(1))
-	if err := stack.IndexIDs(ctx, name, store.Collections); err != nil {
-		b.Fatal(err)
-	}
-	s, err := store.Open(ctx, store.Config{URI: mongoURI, Database: name})
-	if err != nil {
-		b.Fatal(err)
-	}
-	client, err := mongo.Connect(options.Client().ApplyURI(mongoURI))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		_ = client.Database(name).Drop(ctx)
-		_ = client.Disconnect(ctx)
-		_ = s.Close(ctx)
-	})
+	s, _ := setup(b)
 	var ids []string
 	per := 5000 / opsPerJob
 	for start := 0; start < jobs; start += per {

@@ -42,8 +42,9 @@ type bundle struct {
 	db     *mongo.Database
 }
 
-// setup returns a store on a database of its own.
-func setup(t *testing.T) (*store.Store, *bundle) {
+// setup returns a store on a database of its own (for tests and
+// benchmarks).
+func setup(t testing.TB) (*store.Store, *bundle) {
 	t.Helper()
 	ctx := t.Context()
 	name := fmt.Sprintf("store_test_%d", dbSeq.Add(1))
