@@ -2,11 +2,9 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
@@ -30,21 +28,22 @@ func (s *Store) JobOutcomes(ctx context.Context, j *Job) ([]Outcome, error) {
 	if j.Total >= outcomeScanMin {
 		return s.jobOutcomesByQuery(ctx, j)
 	}
-	out := make([]Outcome, j.Total)
-	opts := options.FindOne().SetProjection(bson.D{{Key: "state", Value: 1}, {Key: "result", Value: 1}})
-	err := parallel(ctx, int(j.Total), func(ctx context.Context, i int) error {
-		err := s.results.FindOne(ctx, byID(OperationID(j.ID, int64(i))), opts).Decode(&out[i])
-		if errors.Is(err, mongo.ErrNoDocuments) {
-			out[i] = Outcome{State: OpPending}
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("get result: %w", err)
-		}
-		return nil
-	})
+	ids := make([]string, j.Total)
+	for i := range ids {
+		ids[i] = OperationID(j.ID, int64(i))
+	}
+	found, err := findByID[Outcome](ctx, s.results, ids,
+		options.FindOne().SetProjection(bson.D{{Key: "state", Value: 1}, {Key: "result", Value: 1}}))
 	if err != nil {
 		return nil, err
+	}
+	out := make([]Outcome, j.Total)
+	for i, o := range found {
+		if o == nil {
+			out[i] = Outcome{State: OpPending}
+		} else {
+			out[i] = *o
+		}
 	}
 	return out, nil
 }

@@ -108,44 +108,38 @@ func (s *Store) UndoneOperations(ctx context.Context, j *Job) (Undone, error) {
 	var u Undone
 	for start := int64(0); start < j.Total; start += batchSize {
 		n := min(int64(batchSize), j.Total-start)
-		ops := make([]*Operation, n)
-		res := make([]*Result, n)
-		err := parallel(ctx, int(n), func(ctx context.Context, i int) error {
-			id := OperationID(j.ID, start+int64(i))
-			var r Result
-			err := s.results.FindOne(ctx, byID(id)).Decode(&r)
-			switch {
-			case err == nil:
-				res[i] = &r
-				return nil
-			case !errors.Is(err, mongo.ErrNoDocuments):
-				return fmt.Errorf("get result: %w", err)
-			}
-			var op Operation
-			if err := s.ops.FindOne(ctx, byID(id)).Decode(&op); err != nil {
-				if errors.Is(err, mongo.ErrNoDocuments) {
-					return nil // deleted meanwhile
-				}
-				return fmt.Errorf("get operation: %w", err)
-			}
-			ops[i] = &op
-			return nil
-		})
+		ids := make([]string, n)
+		for i := range n {
+			ids[i] = OperationID(j.ID, start+i)
+		}
+		res, err := findByID[Result](ctx, s.results, ids)
 		if err != nil {
 			return u, err
 		}
-		for i := range n {
-			if ops[i] != nil {
-				u.Missing = append(u.Missing, *ops[i])
+		// The operations without an outcome (one deleted meanwhile stays nil).
+		var noOutcome []string
+		for i, r := range res {
+			if r == nil {
+				noOutcome = append(noOutcome, ids[i])
+			}
+		}
+		missing, err := findByID[Operation](ctx, s.ops, noOutcome)
+		if err != nil {
+			return u, err
+		}
+		for _, op := range missing {
+			if op != nil {
+				u.Missing = append(u.Missing, *op)
+			}
+		}
+		for _, r := range res {
+			if r == nil {
 				continue
 			}
-			if res[i] == nil {
-				continue
+			if r.Offset == -1 {
+				u.Claims = append(u.Claims, *r)
 			}
-			if res[i].Offset == -1 {
-				u.Claims = append(u.Claims, *res[i])
-			}
-			switch res[i].State {
+			switch r.State {
 			case OpSucceeded:
 				u.Succeeded++
 			case OpFailed:

@@ -133,19 +133,8 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 	// client's publisher). The applier is the single writer of a job's
 	// counters (results are keyed by job id), so what it read stays true
 	// until it writes.
-	current := make([]*Job, len(counting))
-	if err := parallel(ctx, len(counting), func(ctx context.Context, i int) error {
-		var j Job
-		err := s.active.FindOne(ctx, byID(counting[i])).Decode(&j)
-		if errors.Is(err, mongo.ErrNoDocuments) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read job counters: %w", err)
-		}
-		current[i] = &j
-		return nil
-	}); err != nil {
+	current, err := findByID[Job](ctx, s.active, counting)
+	if err != nil {
 		return st, err
 	}
 	var finished []*Job
@@ -312,7 +301,7 @@ func (s *Store) countReplays(ctx context.Context, jobID string, batch []Result, 
 	for k, i := range dups {
 		ids[k] = batch[i].ID
 	}
-	stored, err := s.findResults(ctx, ids)
+	stored, err := findByID[Result](ctx, s.results, ids)
 	if err != nil {
 		return err
 	}
@@ -358,20 +347,21 @@ func dedupe(batch []Result) []Result {
 // lookupConcurrency bounds parallel `_id` lookups of one request.
 const lookupConcurrency = 8
 
-// findResults loads results by `_id`, one indexed lookup each; missing ones
-// are nil.
-func (s *Store) findResults(ctx context.Context, ids []string) ([]*Result, error) {
-	out := make([]*Result, len(ids))
+// findByID reads the documents of coll with the given `_id`s, one indexed
+// lookup each, in parallel; a missing document is nil. Every by-`_id` batch
+// read of the store goes through it.
+func findByID[T any](ctx context.Context, coll *mongo.Collection, ids []string, opts ...options.Lister[options.FindOneOptions]) ([]*T, error) {
+	out := make([]*T, len(ids))
 	err := parallel(ctx, len(ids), func(ctx context.Context, i int) error {
-		var r Result
-		err := s.results.FindOne(ctx, byID(ids[i])).Decode(&r)
+		var v T
+		err := coll.FindOne(ctx, byID(ids[i]), opts...).Decode(&v)
 		if errors.Is(err, mongo.ErrNoDocuments) {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("get result: %w", err)
+			return fmt.Errorf("read %s: %w", coll.Name(), err)
 		}
-		out[i] = &r
+		out[i] = &v
 		return nil
 	})
 	return out, err
@@ -495,32 +485,28 @@ func (s *Store) ListOperations(ctx context.Context, p ListOperationsParams) ([]*
 
 // operationViews loads operations and their results by `_id`.
 func (s *Store) operationViews(ctx context.Context, ids []string) ([]*OperationView, error) {
+	ops, err := findByID[Operation](ctx, s.ops, ids)
+	if err != nil {
+		return nil, err
+	}
+	res, err := findByID[Result](ctx, s.results, ids)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]*OperationView, len(ids))
-	err := parallel(ctx, len(ids), func(ctx context.Context, i int) error {
-		var op Operation
-		err := s.ops.FindOne(ctx, byID(ids[i])).Decode(&op)
-		if errors.Is(err, mongo.ErrNoDocuments) {
-			return nil
+	for i, op := range ops {
+		if op == nil {
+			continue
 		}
-		if err != nil {
-			return fmt.Errorf("get operation: %w", err)
-		}
-		v := &OperationView{Operation: op, State: OpPending}
-		var r Result
-		err = s.results.FindOne(ctx, byID(ids[i])).Decode(&r)
-		switch {
-		case errors.Is(err, mongo.ErrNoDocuments):
-		case err != nil:
-			return fmt.Errorf("get result: %w", err)
-		default:
+		v := &OperationView{Operation: *op, State: OpPending}
+		if r := res[i]; r != nil {
 			v.State, v.Result, v.Error, v.WorkerNode, v.Attempt = r.State, r.Result, r.Error, r.WorkerNode, r.Attempt
 			ct := r.CompleteTime
 			v.CompleteTime = &ct
 		}
 		out[i] = v
-		return nil
-	})
-	return out, err
+	}
+	return out, nil
 }
 
 type adoptionDoc struct {
