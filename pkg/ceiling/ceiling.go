@@ -32,6 +32,7 @@ import (
 
 	"github.com/jobplane/jobplane/pkg/expr"
 	queuev1 "github.com/jobplane/jobplane/pkg/gen/jobplane/queue/v1"
+	"github.com/jobplane/jobplane/pkg/groupcommit"
 	"github.com/jobplane/jobplane/pkg/partition"
 	"github.com/jobplane/jobplane/pkg/queue"
 	"github.com/segmentio/kafka-go"
@@ -128,7 +129,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	// Applier: insert the batch's results, read the batch's jobs, archive
 	// the finished ones and count the others.
 	doneColl := db.Collection("jobs_done")
-	applyRound := func(batches [][]kafka.Message) error {
+	applyRound := func(ctx context.Context, batches [][]kafka.Message) error {
 		var msgs []kafka.Message
 		for _, b := range batches {
 			msgs = append(msgs, b...)
@@ -202,9 +203,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		return nil
 	}
-	applies := make(chan request[[]kafka.Message])
-	go groupWriter(ctx, applies, 64, applyRound)
-	apply := func(ctx context.Context, _ int, msgs []kafka.Message) error { return call(ctx, applies, msgs) }
+	applies := group(64, applyRound)
+	defer applies.Stop()
+	apply := func(ctx context.Context, _ int, msgs []kafka.Message) error { return do(ctx, applies, msgs) }
 	var consumers []*queue.Consumer
 	for range cfg.Workers {
 		consumers = append(consumers, consumer("ceiling-workers-"+suffix, reqTopic, work))
@@ -218,8 +219,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 
 	start := time.Now()
-	commits := make(chan request[int])
-	go groupWriter(ctx, commits, cfg.Concurrency, func(round []int) error { return store(ctx, cfg, round, opsColl, jobsColl) })
+	commits := group(cfg.Concurrency, func(ctx context.Context, round []int) error { return store(ctx, cfg, round, opsColl, jobsColl) })
+	defer commits.Stop()
 	next := make(chan int)
 	errc := make(chan error, cfg.Concurrency)
 	var wg sync.WaitGroup
@@ -228,7 +229,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		go func() {
 			defer wg.Done()
 			for n := range next {
-				err := call(ctx, commits, n)
+				err := do(ctx, commits, n)
 				if err == nil {
 					err = publish(ctx, cfg, n, w, reqTopic)
 				}
@@ -272,58 +273,26 @@ type ceilingJob struct {
 	Done  int    `bson:"done"`
 }
 
-// request is a caller's item waiting for a group writer.
-type request[T any] struct {
-	item T
-	done chan error
+// group is groupcommit.New for calls that return only an error: every
+// item of a round gets the round's error.
+func group[T any](maxItems int, fn func(ctx context.Context, round []T) error) *groupcommit.Group[T, error] {
+	return groupcommit.New(1, maxItems, maxItems, func(T) int { return 1 }, func(ctx context.Context, round []T) []error {
+		err := fn(ctx, round)
+		out := make([]error, len(round))
+		for i := range out {
+			out[i] = err
+		}
+		return out
+	})
 }
 
-// groupWriter runs fn on the items of all callers waiting at once (up to
-// max), one round at a time: jobplane's group commit of CreateJob and its
-// applier's merge of partition batches.
-func groupWriter[T any](ctx context.Context, in <-chan request[T], max int, fn func([]T) error) {
-	for {
-		var round []request[T]
-		select {
-		case r := <-in:
-			round = append(round, r)
-		case <-ctx.Done():
-			return
-		}
-	drain:
-		for len(round) < max {
-			select {
-			case r := <-in:
-				round = append(round, r)
-			default:
-				break drain
-			}
-		}
-		items := make([]T, len(round))
-		for i, r := range round {
-			items[i] = r.item
-		}
-		err := fn(items)
-		for _, r := range round {
-			r.done <- err
-		}
+// do submits item to g and returns its round's error.
+func do[T any](ctx context.Context, g *groupcommit.Group[T, error], item T) error {
+	err, waitErr := g.Do(ctx, item)
+	if waitErr != nil {
+		return waitErr
 	}
-}
-
-// call hands item to the group writer behind in and waits for its round.
-func call[T any](ctx context.Context, in chan<- request[T], item T) error {
-	done := make(chan error, 1)
-	select {
-	case in <- request[T]{item: item, done: done}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return err
 }
 
 // store stores a round of jobs and their operations, one InsertMany per

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	queuev1 "github.com/jobplane/jobplane/pkg/gen/jobplane/queue/v1"
+	"github.com/jobplane/jobplane/pkg/groupcommit"
 	"github.com/jobplane/jobplane/pkg/queue"
 	"github.com/jobplane/jobplane/pkg/store"
 	"github.com/jobplane/jobplane/pkg/telemetry"
@@ -26,7 +27,7 @@ type applier struct {
 	tracing *telemetry.Tracing
 	// applies, when set, merges the batches of concurrently handled
 	// partitions into one store call (see newApplyBatcher).
-	applies *groupCommit[[]store.Result, applyOutcome]
+	applies *groupcommit.Group[[]store.Result, applyOutcome]
 }
 
 // applyOutcome is one partition batch's share of a merged ApplyResults.
@@ -43,8 +44,8 @@ type applyOutcome struct {
 // Merging is safe because a job's results are all in one partition (results
 // are keyed by job id), so per-job offsets never mix. The merged call's
 // statistics go to the first batch, which is all the metrics need.
-func newApplyBatcher(st *store.Store) *groupCommit[[]store.Result, applyOutcome] {
-	return newGroupCommit(1, 64, 10_000,
+func newApplyBatcher(st *store.Store) *groupcommit.Group[[]store.Result, applyOutcome] {
+	return groupcommit.New(1, 64, 10_000,
 		func(b []store.Result) int { return len(b) },
 		func(ctx context.Context, batches [][]store.Result) []applyOutcome {
 			var all []store.Result

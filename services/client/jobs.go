@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	jobsv1 "github.com/jobplane/jobplane/pkg/gen/jobplane/jobs/v1"
+	"github.com/jobplane/jobplane/pkg/groupcommit"
 	"github.com/jobplane/jobplane/pkg/pagetoken"
 	"github.com/jobplane/jobplane/pkg/store"
 	"github.com/jobplane/jobplane/pkg/telemetry"
@@ -44,7 +45,7 @@ type jobService struct {
 	publisher *publisher
 	// creates stores jobs in group commits; cleaner deletes outbox entries
 	// of published jobs in batches.
-	creates *groupCommit[store.NewJob, store.Created]
+	creates *groupcommit.Group[store.NewJob, store.Created]
 	cleaner *outboxCleaner
 	metrics *telemetry.Metrics
 	log     *slog.Logger
@@ -98,8 +99,8 @@ const (
 // newCreateBatcher stores concurrently submitted jobs with one write per
 // collection per batch (store.CreateJobs). One worker: FerretDB on SQLite
 // serializes writes anyway, and the callers publish in parallel.
-func newCreateBatcher(st *store.Store) *groupCommit[store.NewJob, store.Created] {
-	return newGroupCommit(1, createBatchJobs, createBatchOps,
+func newCreateBatcher(st *store.Store) *groupcommit.Group[store.NewJob, store.Created] {
+	return groupcommit.New(1, createBatchJobs, createBatchOps,
 		func(n store.NewJob) int { return len(n.Operations) },
 		st.CreateJobs)
 }

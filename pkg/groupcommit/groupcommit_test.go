@@ -1,4 +1,4 @@
-package client
+package groupcommit
 
 import (
 	"context"
@@ -7,12 +7,12 @@ import (
 	"time"
 )
 
-func TestGroupCommit(t *testing.T) {
+func TestGroup(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
 	var sizes []int
-	var g *groupCommit[int, int]
-	g = newGroupCommit(1, 8, 100, func(n int) int { return n },
+	var g *Group[int, int]
+	g = New(1, 8, 100, func(n int) int { return n },
 		func(_ context.Context, items []int) []int {
 			// Hold the first batch until the queue is full, so that the
 			// next batch is a full one.
