@@ -131,8 +131,8 @@ define bench_run
 	@dir="$$(mktemp -d)"; \
 	bin/devstack --data-dir "$$dir" $(BENCH_STACK) > "$$dir/devstack.log" 2>&1 & pid=$$!; \
 	trap 'kill -INT $$pid 2>/dev/null; while kill -0 $$pid 2>/dev/null; do sleep 0.2; done; rm -rf "$$dir"' EXIT; \
-	for i in $$(seq 1 120); do grep -q "jobplane is running" "$$dir/devstack.log" && break; sleep 0.5; done; \
-	grep -q "jobplane is running" "$$dir/devstack.log" || { cat "$$dir/devstack.log"; exit 1; }; \
+	for i in $$(seq 1 120); do grep -q "Press Ctrl-C to stop." "$$dir/devstack.log" && break; sleep 0.5; done; \
+	grep -q "Press Ctrl-C to stop." "$$dir/devstack.log" || { cat "$$dir/devstack.log"; exit 1; }; \
 	bin/jobctl bench --addr 127.0.0.1:30151 --metrics $(BENCH_METRICS) $(1)
 endef
 

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -159,13 +158,10 @@ func runPrometheus(t *testing.T, s *stack) {
 	if _, err := os.Stat(cfgFile); err != nil {
 		t.Fatalf("devstack wrote no prometheus.yml: %v", err)
 	}
-	s.awaitOutput(t, "prometheus --config.file=")
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	if !strings.Contains(s.out.String(), "prometheus --config.file=") {
+		t.Errorf("devstack does not print how to run Prometheus")
 	}
-	addr := lis.Addr().String()
-	lis.Close()
+	addr := fmt.Sprintf("127.0.0.1:%d", freeRange(t, 1))
 	var out syncBuffer
 	cmd := exec.Command(bin, "--config.file="+cfgFile, "--web.listen-address="+addr, // #nosec G204 -- prometheus from PATH
 		"--storage.tsdb.path="+t.TempDir())

@@ -111,6 +111,11 @@ func freeRange(t *testing.T, n int) int {
 	return 0
 }
 
+// readyLine ends devstack's banner (devstack.ReadyLine, not imported: it
+// would build FerretDB and kfake into this test binary): start returns once
+// the whole banner is printed.
+const readyLine = "Press Ctrl-C to stop."
+
 // startStack starts devstack with its own data dir and ports.
 func startStack(t *testing.T, clients, servers int, env ...string) *stack {
 	t.Helper()
@@ -175,7 +180,7 @@ func (s *stack) tryStart(env ...string) error {
 		once := sync.Once{}
 		for sc.Scan() {
 			out.Write(append(sc.Bytes(), '\n'))
-			if strings.Contains(sc.Text(), "jobplane is running") {
+			if strings.Contains(sc.Text(), readyLine) {
 				once.Do(func() { close(ready) })
 			}
 		}
@@ -220,20 +225,6 @@ func (s *stack) stop() {
 	}
 	if s.t.Failed() {
 		s.t.Logf("devstack output:\n%s", tail(s.out.String(), 200))
-	}
-}
-
-// awaitOutput waits (10 s at most) until devstack has printed want:
-// startStack returns at the banner's first line and the rest follows.
-func (s *stack) awaitOutput(t *testing.T, want string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(s.out.String(), want) {
-		if time.Now().After(deadline) {
-			t.Errorf("devstack did not print %q:\n%s", want, tail(s.out.String(), 30))
-			return
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval
 	}
 }
 

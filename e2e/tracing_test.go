@@ -118,7 +118,9 @@ func TestTracingAcrossServices(t *testing.T) {
 	t.Parallel()
 	rec, addr := startOTLPReceiver(t)
 	s := startStackArgs(t, 1, 1, []string{"--otlp-endpoint", addr}, "OTEL_BSP_SCHEDULE_DELAY=100")
-	s.awaitOutput(t, "traces    OTLP/gRPC to http://"+addr)
+	if !strings.Contains(s.out.String(), "traces    OTLP/gRPC to http://"+addr) {
+		t.Errorf("devstack does not print the OTLP endpoint:\n%s", tail(s.out.String(), 30))
+	}
 	job := s.createText(t, "1 + 2 * 3\n")
 	if j := s.awaitJob(t, job.ID, time.Minute); j.State != "JOB_STATE_SUCCEEDED" {
 		t.Fatalf("job %+v", j)

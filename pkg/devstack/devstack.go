@@ -201,7 +201,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.TLS {
 		fmt.Fprintf(out, "  tls       mutual TLS 1.3; CA %s, client certificate %s, key %s\n", certs.CA, certs.ClientCrt, certs.ClientKey)
 	}
-	fmt.Fprintf(out, "Press Ctrl-C to stop.\n\n")
+	fmt.Fprintln(out)
 	if cfg.Clients > 0 {
 		curlTLS, grpcTLS := "", "-plaintext"
 		if cfg.TLS {
@@ -209,9 +209,12 @@ func Run(ctx context.Context, cfg Config) error {
 			grpcTLS = fmt.Sprintf("-cacert %s -cert %s -key %s", certs.CA, certs.ClientCrt, certs.ClientKey)
 		}
 		fmt.Fprintf(out, "try: curl %s-H 'Authorization: Bearer %s' -H 'Content-Type: text/plain' --data-binary $'69\\n1 + 2 + 3 - 7 * 2\\n' %s://127.0.0.1:%d/v1/jobs\n", curlTLS, cfg.Token, scheme, cfg.HTTPPort)
-		fmt.Fprintf(out, "try: grpcurl %s 127.0.0.1:%d list\n\n", grpcTLS, cfg.GRPCPort)
+		fmt.Fprintf(out, "try: grpcurl %s 127.0.0.1:%d list\n", grpcTLS, cfg.GRPCPort)
 	}
 
+	// The banner's last line: tools wait for it to know that the stack is
+	// up and the banner complete.
+	fmt.Fprintf(out, "%s\n\n", ReadyLine)
 	<-ctx.Done()
 	log.Info("stopping services")
 	wg.Wait()
@@ -282,6 +285,9 @@ func prefixLines(out io.Writer, name string, r io.Reader) {
 
 // waitReady polls every child's readiness endpoint with hc (at most a
 // minute).
+// ReadyLine ends devstack's banner, printed once every service is ready.
+const ReadyLine = "Press Ctrl-C to stop."
+
 func waitReady(ctx context.Context, hc *http.Client, children []*child) {
 	deadline := time.Now().Add(time.Minute)
 	for _, c := range children {
