@@ -130,7 +130,10 @@ func textPlainJobs(next http.Handler) http.Handler {
 		for _, name := range []string{"request_id", "partition_key"} {
 			if v := q.Get(name); v != "" {
 				req[name] = v
-				if !utf8.ValidString(v) {
+				// request_id must be printable ASCII, which the U+FFFD that
+				// JSON puts for invalid bytes is not; partition_key may be
+				// any UTF-8, so its invalid bytes are flagged.
+				if name == "partition_key" && !utf8.ValidString(v) {
 					invalid = append(invalid, name)
 				}
 			}

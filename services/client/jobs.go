@@ -160,9 +160,6 @@ func (s *jobService) validateCreate(ctx context.Context, req *jobsv1.CreateJobRe
 	if len(n.RequestID) > 128 || !printable(n.RequestID) {
 		v.add("request_id", "must be at most 128 printable ASCII characters")
 	}
-	if slices.Contains(invalidUTF8, "request_id") {
-		v.add("request_id", "must be at most 128 printable ASCII characters")
-	}
 	if len(n.PartitionKey) > 256 || !utf8.ValidString(n.PartitionKey) || slices.Contains(invalidUTF8, "partition_key") {
 		v.add("partition_key", "must be at most 256 bytes of UTF-8")
 	}
