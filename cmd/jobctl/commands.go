@@ -541,7 +541,6 @@ func cmdBench(ctx context.Context, env *cmdEnv, args []string) error {
 	if cfg.HTTPClient, err = c.httpClient(); err != nil {
 		return err
 	}
-	cfg.Token = c.token
 
 	type report interface{ WriteTable(io.Writer) error }
 	var res report

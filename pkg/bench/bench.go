@@ -17,7 +17,6 @@ import (
 	"time"
 
 	jobsv1 "github.com/jobplane/jobplane/pkg/gen/jobplane/jobs/v1"
-	"google.golang.org/grpc/metadata"
 )
 
 // Workload is a named preset of the workloads.
@@ -99,7 +98,6 @@ type Config struct {
 	SampleEvery time.Duration
 	// PollInterval is how often unfinished jobs are re-read (default 50ms).
 	PollInterval time.Duration
-	Token        string
 
 	clock clock // nil: real time
 }
@@ -179,7 +177,6 @@ func Run(ctx context.Context, c jobsv1.JobServiceClient, cfg Config) (*Result, e
 	if cfg.clock == nil {
 		cfg.clock = realClock{}
 	}
-	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+cfg.Token)
 
 	var mon *monitor
 	if len(cfg.Metrics) > 0 {
