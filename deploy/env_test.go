@@ -27,17 +27,6 @@ var serviceKinds = []serviceKind{
 	{"server", func(r *env.Reader) error { _, err := server.ConfigFromReader(r); return err }},
 }
 
-func kindNamed(t *testing.T, name string) serviceKind {
-	t.Helper()
-	for _, k := range serviceKinds {
-		if k.name == name {
-			return k
-		}
-	}
-	t.Fatalf("no service kind %q", name)
-	return serviceKind{}
-}
-
 // optionalVar is a variable the services read that a deployment may leave
 // unset, because the service's default is what that deployment wants.
 type optionalVar struct {

@@ -331,7 +331,7 @@ func TestKubernetesManifests(t *testing.T) {
 	for _, kind := range serviceKinds {
 		name := "jobplane-" + kind.name
 		d := typedNamed[*appsv1.Deployment](t, m, name)
-		checkDeployment(t, m, d)
+		checkDeployment(t, d)
 		c := d.Spec.Template.Spec.Containers[0]
 		e := containerEnv(t, m, name, c)
 		checkServiceEnv(t, "k8s", name, kind, e)
@@ -395,7 +395,7 @@ func TestKubernetesManifests(t *testing.T) {
 	}
 }
 
-func checkDeployment(t *testing.T, m *manifests, d *appsv1.Deployment) {
+func checkDeployment(t *testing.T, d *appsv1.Deployment) {
 	t.Helper()
 	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
 	if err != nil || !sel.Matches(labelsOf(d.Spec.Template.Labels)) {

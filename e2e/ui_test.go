@@ -43,14 +43,13 @@ func chromiumPath(t *testing.T) string {
 type browser struct {
 	t       *testing.T
 	ctx     context.Context
-	base    string
 	shots   string
 	mu      sync.Mutex
 	errs    []string
 	allowed []*regexp.Regexp // network errors a step expects (a 401, a 400)
 }
 
-func newBrowser(t *testing.T, base string) *browser {
+func newBrowser(t *testing.T) *browser {
 	t.Helper()
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath(t)),
@@ -76,7 +75,7 @@ func newBrowser(t *testing.T, base string) *browser {
 		}
 	}))
 	t.Cleanup(func() { cancel(); cancelAlloc() })
-	b := &browser{t: t, ctx: ctx, base: base, shots: t.ArtifactDir()}
+	b := &browser{t: t, ctx: ctx, shots: t.ArtifactDir()}
 	chromedp.ListenTarget(ctx, func(ev any) {
 		switch e := ev.(type) {
 		case *runtime.EventConsoleAPICalled:
@@ -236,7 +235,7 @@ func TestUI(t *testing.T) {
 		}
 	}
 
-	b := newBrowser(t, s.baseURL())
+	b := newBrowser(t)
 
 	// Sign in: / redirects to /ui/, which asks for the token. A wrong token
 	// is refused (401) and the prompt comes back.

@@ -28,9 +28,6 @@ const RelativeAccuracy = 0.01
 // RecentValues is how many of the latest values a metric keeps.
 const RecentValues = 100
 
-// Topic is the default metric topic.
-const Topic = queue.MetricTopic
-
 // SampleSchema is the schema header of a metric sample message.
 var SampleSchema = string((&queuev1.MetricSample{}).ProtoReflect().Descriptor().FullName())
 

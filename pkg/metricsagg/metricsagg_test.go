@@ -111,7 +111,7 @@ func TestNames(t *testing.T) {
 
 func TestCodec(t *testing.T) {
 	now := time.Now().UTC()
-	msg, err := metricsagg.Encode(metricsagg.Topic, metricsagg.NewSample("cpu_usage", 75.5, now))
+	msg, err := metricsagg.Encode(queue.MetricTopic, metricsagg.NewSample("cpu_usage", 75.5, now))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -87,9 +87,6 @@ func NewMembership(cfg Config) *Membership {
 	return &Membership{cfg: cfg, start: time.Now().UTC(), inst: uuid.NewString()}
 }
 
-// StartTime is when this process started its membership.
-func (m *Membership) StartTime() time.Time { return m.start }
-
 // Info returns the node's identity for its stats.
 func (m *Membership) Info() Info {
 	return Info{ID: m.cfg.ID, Role: m.cfg.Role, Address: m.cfg.Address, Version: Version(), StartTime: m.start}

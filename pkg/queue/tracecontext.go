@@ -104,7 +104,7 @@ func StartProcess(ctx context.Context, tracer trace.Tracer, prop propagation.Tex
 	if tracer == nil {
 		return ctx, noop.Span{}
 	}
-	if hasTraceparent(m) {
+	if _, ok := Header(m, "traceparent"); ok { // skip the propagator without context
 		ctx = prop.Extract(ctx, Carrier(m))
 	}
 	ctx, span := tracer.Start(ctx, "process "+m.Topic, trace.WithSpanKind(trace.SpanKindConsumer))
@@ -128,14 +128,4 @@ func Inject(ctx context.Context, prop propagation.TextMapPropagator, m *kafka.Me
 	if trace.SpanContextFromContext(ctx).IsValid() {
 		prop.Inject(ctx, Carrier(m))
 	}
-}
-
-// hasTraceparent avoids the propagator's work on messages without context.
-func hasTraceparent(m *kafka.Message) bool {
-	for _, h := range m.Headers {
-		if h.Key == "traceparent" {
-			return true
-		}
-	}
-	return false
 }

@@ -70,7 +70,6 @@ func (e *extras) stop() {
 		e.membership.Stop()
 	}
 	e.querier.Close()
-	e.metrics.close()
 }
 
 // clusterService implements ClusterService over the fan-out.

@@ -40,8 +40,6 @@ func newMetricService(cfg *Config, st *store.Store, writer *kafka.Writer, conn q
 	return &metricService{cfg: cfg, store: st, writer: writer, kafka: kc, log: log}
 }
 
-func (s *metricService) close() {}
-
 func checkSample(v *validationError, field, name string, value float64) {
 	if !metricsagg.ValidName(name) {
 		v.add(field+"metric_name", "%q is not a metric name (letters, digits, _ . -, starting with a letter or _, at most 128)", name)

@@ -73,9 +73,8 @@ func Run(ctx context.Context, cfg Config) error {
 	ccfg.Dialer = kafkaConn.Dialer
 	ccfg.ShutdownTimeout = cfg.ShutdownTimeout
 	ccfg.Lag = metrics
-	var assigned atomic.Int64
-	assignedParts := &nodes.Partitions{} // reported by NodeService
-	ccfg.OnAssign = func(parts []int) { assigned.Store(int64(len(parts))); assignedParts.Set(parts) }
+	assignedParts := &nodes.Partitions{} // reported by NodeService and /readyz
+	ccfg.OnAssign = assignedParts.Set
 	consumer := queue.NewConsumer(ccfg, p.handle)
 
 	var ready atomic.Bool
@@ -87,7 +86,7 @@ func Run(ctx context.Context, cfg Config) error {
 			http.Error(w, "starting or stopping", http.StatusServiceUnavailable)
 			return
 		}
-		fmt.Fprintf(w, "ready, %d partitions assigned\n", assigned.Load())
+		fmt.Fprintf(w, "ready, %d partitions assigned\n", len(assignedParts.Get()))
 	})
 	admin := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	lis, err := net.Listen("tcp", cfg.AdminAddr)
