@@ -60,12 +60,28 @@ func (s *Store) GetMetric(ctx context.Context, name string) (*Metric, error) {
 	return &m, nil
 }
 
-// PutMetric writes a metric's aggregate (replace by `_id`, upsert). Only the
-// consumer of the name's partition calls it.
-func (s *Store) PutMetric(ctx context.Context, m *Metric) error {
-	m.UpdateTime = s.now()
-	if _, err := s.db.Collection("metrics").ReplaceOne(ctx, byID(m.Name), m, options.Replace().SetUpsert(true)); err != nil {
-		return fmt.Errorf("put metric: %w", err)
+// GetMetrics returns the aggregates of names (reads by `_id`, in parallel);
+// a name without one is nil.
+func (s *Store) GetMetrics(ctx context.Context, names []string) ([]*Metric, error) {
+	return findByID[Metric](ctx, s.db.Collection("metrics"), names)
+}
+
+// PutMetrics writes metric aggregates (replace by `_id`, upsert), one call
+// each under the store's write lock: FerretDB v1.24 never answered a bulk
+// write of many updates, and concurrent writers only make SQLite's single
+// writer sleep. Only the consumer of the names' partition calls it.
+func (s *Store) PutMetrics(ctx context.Context, ms []*Metric) error {
+	coll := s.db.Collection("metrics")
+	for _, m := range ms {
+		m.UpdateTime = s.now()
+		if err := s.lockWrites(ctx); err != nil {
+			return err
+		}
+		_, err := coll.ReplaceOne(ctx, byID(m.Name), m, options.Replace().SetUpsert(true))
+		s.unlockWrites()
+		if err != nil {
+			return fmt.Errorf("put metric %s: %w", m.Name, err)
+		}
 	}
 	return nil
 }

@@ -57,12 +57,15 @@ func TestMetricDocuments(t *testing.T) {
 	}
 	m := &store.Metric{Name: "cpu", Count: 3, Sum: 225.8, Min: 70.1, Max: 80.2, Sketch: []byte{1, 2}, Partition: 7, Offset: 41,
 		Recent: []store.MetricPoint{{Value: 75.5, Time: time.Now().UTC().Truncate(time.Millisecond)}}}
-	if err := s.PutMetric(ctx, m); err != nil {
+	if err := s.PutMetrics(ctx, []*store.Metric{m}); err != nil {
 		t.Fatal(err)
 	}
 	m.Count, m.Offset = 4, 42
-	if err := s.PutMetric(ctx, m); err != nil {
+	if err := s.PutMetrics(ctx, []*store.Metric{m}); err != nil {
 		t.Fatal(err)
+	}
+	if both, err := s.GetMetrics(ctx, []string{"mem", "cpu"}); err != nil || len(both) != 2 || both[0] != nil || both[1] == nil || both[1].Count != 4 {
+		t.Fatalf("GetMetrics: %+v %v", both, err)
 	}
 	got, err := s.GetMetric(ctx, "cpu")
 	if err != nil || got.Count != 4 || got.Offset != 42 || got.Sum != 225.8 || len(got.Recent) != 1 || string(got.Sketch) != "\x01\x02" {

@@ -2,10 +2,8 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 
 	"github.com/jobplane/jobplane/pkg/metricsagg"
 	"github.com/jobplane/jobplane/pkg/store"
@@ -13,13 +11,10 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
-// metricConcurrency bounds the names of a batch merged at once.
-const metricConcurrency = 8
-
 // metricAggregator consumes the metric topic: each batch of a partition is
-// grouped by name and merged into each name's document (read by `_id`,
-// merge, replace by `_id`), then the partition's watermark is written, then
-// the consumer commits. The partition's consumer is the only writer of
+// grouped by name and merged into each name's document (the batch's names
+// read by `_id` together, merged, the changed ones replaced by `_id`), then
+// the partition's watermark is written, then the consumer commits. The partition's consumer is the only writer of
 // those documents. A redelivered batch is skipped by the offset each
 // document records; an undecodable message is logged and skipped.
 type metricAggregator struct {
@@ -46,45 +41,26 @@ func (a *metricAggregator) handle(ctx context.Context, partition int, msgs []kaf
 		}
 		groups[n] = append(groups[n], metricsagg.Point{Value: s.GetValue(), Time: s.GetTime().AsTime(), Offset: msgs[i].Offset})
 	}
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-		sem  = make(chan struct{}, metricConcurrency)
-	)
-	for _, n := range names {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if err := a.merge(ctx, n, partition, groups[n]); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-		}()
+	current, err := a.store.GetMetrics(ctx, names)
+	if err != nil {
+		return err
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	var changed []*store.Metric
+	for i, n := range names {
+		m := current[i]
+		if m == nil {
+			m = &store.Metric{Name: n, Partition: partition, Offset: -1}
+		}
+		added, err := metricsagg.Merge(m, partition, groups[n])
+		if err != nil {
+			return fmt.Errorf("merge metric %s: %w", n, err)
+		}
+		if added > 0 {
+			changed = append(changed, m)
+		}
+	}
+	if err := a.store.PutMetrics(ctx, changed); err != nil {
 		return err
 	}
 	return a.store.SetMetricWatermark(ctx, a.topic, partition, msgs[len(msgs)-1].Offset)
-}
-
-func (a *metricAggregator) merge(ctx context.Context, name string, partition int, points []metricsagg.Point) error {
-	m, err := a.store.GetMetric(ctx, name)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		m = &store.Metric{Name: name, Partition: partition, Offset: -1}
-	case err != nil:
-		return err
-	}
-	added, err := metricsagg.Merge(m, partition, points)
-	if err != nil {
-		return fmt.Errorf("merge metric %s: %w", name, err)
-	}
-	if added == 0 {
-		return nil
-	}
-	return a.store.PutMetric(ctx, m)
 }
