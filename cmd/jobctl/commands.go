@@ -49,6 +49,7 @@ type common struct {
 	fs                  *flag.FlagSet
 	addr, token         string
 	tlsCA, tlsCert, key string
+	tlsCfg              *tls.Config // built from the three by tls()
 	output              string
 	timeout             time.Duration
 }
@@ -105,10 +106,30 @@ func (c *common) parse(args []string, minArgs, maxArgs int) ([]string, error) {
 	return pos, nil
 }
 
+// tls returns the TLS configuration of the command's --tls-* flags, read
+// once; nil without any.
+func (c *common) tls() (*tls.Config, error) {
+	if c.tlsCA == "" && c.tlsCert == "" && c.key == "" {
+		return nil, nil
+	}
+	if c.tlsCfg == nil {
+		cfg, err := tlsconfig.Client(c.tlsCA, c.tlsCert, c.key)
+		if err != nil {
+			return nil, err
+		}
+		c.tlsCfg = cfg
+	}
+	return c.tlsCfg, nil
+}
+
 func (c *common) dial() (*sdk.Client, error) {
 	opts := []sdk.Option{sdk.WithToken(c.token)}
-	if c.tlsCA != "" || c.tlsCert != "" {
-		opts = append(opts, sdk.WithTLSFiles(c.tlsCA, c.tlsCert, c.key))
+	cfg, err := c.tls()
+	if err != nil {
+		return nil, err
+	}
+	if cfg != nil {
+		opts = append(opts, sdk.WithTLS(cfg))
 	}
 	return sdk.Dial(c.addr, opts...)
 }
@@ -578,23 +599,9 @@ func cmdBench(ctx context.Context, env *cmdEnv, args []string) error {
 // httpClient is an HTTP client with the TLS flags of the command, for the
 // services' /metrics; nil (the default client) without them.
 func (c *common) httpClient() (*http.Client, error) {
-	if c.tlsCA == "" && c.tlsCert == "" {
-		return nil, nil
-	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS13}
-	if c.tlsCA != "" {
-		pool, err := tlsconfig.LoadPool(c.tlsCA)
-		if err != nil {
-			return nil, fmt.Errorf("CA file %s: %w", c.tlsCA, err)
-		}
-		cfg.RootCAs = pool
-	}
-	if c.tlsCert != "" || c.key != "" {
-		cert, err := tls.LoadX509KeyPair(c.tlsCert, c.key)
-		if err != nil {
-			return nil, fmt.Errorf("client certificate: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
+	cfg, err := c.tls()
+	if cfg == nil || err != nil {
+		return nil, err
 	}
 	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}, nil
 }

@@ -15,15 +15,13 @@ package sdk
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
-	"fmt"
 	"io"
-	"os"
 
 	clusterv1 "github.com/jobplane/jobplane/pkg/gen/jobplane/cluster/v1"
 	jobsv1 "github.com/jobplane/jobplane/pkg/gen/jobplane/jobs/v1"
 	metricsv1 "github.com/jobplane/jobplane/pkg/gen/jobplane/metrics/v1"
+	"github.com/jobplane/jobplane/pkg/tlsconfig"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -59,24 +57,9 @@ func WithTLS(cfg *tls.Config) Option {
 // empty: no client certificate) — the files `devstack --tls` writes.
 func WithTLSFiles(caFile, certFile, keyFile string) Option {
 	return func(o *options) error {
-		cfg := &tls.Config{MinVersion: tls.VersionTLS13}
-		if caFile != "" {
-			pem, err := os.ReadFile(caFile) // #nosec G304 -- the caller names its CA file
-			if err != nil {
-				return fmt.Errorf("CA file: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return fmt.Errorf("CA file %s: no PEM certificates", caFile)
-			}
-			cfg.RootCAs = pool
-		}
-		if certFile != "" || keyFile != "" {
-			cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-			if err != nil {
-				return fmt.Errorf("client certificate: %w", err)
-			}
-			cfg.Certificates = []tls.Certificate{cert}
+		cfg, err := tlsconfig.Client(caFile, certFile, keyFile)
+		if err != nil {
+			return err
 		}
 		o.tls = cfg
 		return nil

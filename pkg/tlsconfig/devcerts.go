@@ -182,13 +182,5 @@ func writePEM(path, typ string, der []byte, mode os.FileMode) error {
 // ClientConfig returns a client TLS configuration that trusts the dev CA
 // and presents the client certificate.
 func (d DevCerts) ClientConfig() (*tls.Config, error) {
-	pool, err := LoadPool(d.CA)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", d.CA, err)
-	}
-	cert, err := tls.LoadX509KeyPair(d.ClientCrt, d.ClientKey)
-	if err != nil {
-		return nil, err
-	}
-	return &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: pool, Certificates: []tls.Certificate{cert}}, nil
+	return Client(d.CA, d.ClientCrt, d.ClientKey)
 }

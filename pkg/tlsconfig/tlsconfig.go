@@ -120,6 +120,29 @@ func (c *Config) verifyAsClient() error {
 	return err
 }
 
+// Client returns a client TLS 1.3 configuration that trusts the CA
+// certificates in caFile (empty: the system roots) and, for mutual TLS,
+// presents certFile/keyFile (both empty: no client certificate). The SDK,
+// jobctl and devstack's dev certificates use it.
+func Client(caFile, certFile, keyFile string) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS13}
+	if caFile != "" {
+		pool, err := LoadPool(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("CA file %s: %w", caFile, err)
+		}
+		cfg.RootCAs = pool
+	}
+	if certFile != "" || keyFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("client certificate: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}
+
 // LoadPool reads a PEM file of CA certificates.
 func LoadPool(path string) (*x509.CertPool, error) {
 	pem, err := os.ReadFile(path) // #nosec G304 -- the operator names the file (TLS_CLIENT_CA, KAFKA_TLS_CA)

@@ -292,3 +292,31 @@ func TestEnsureDevCerts(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestClient(t *testing.T) {
+	t.Parallel()
+	d := setup(t)
+	for _, tt := range []struct {
+		name               string
+		ca, cert, key      string
+		roots, clientCerts bool
+		wantErr            string
+	}{
+		{"system roots, no certificate", "", "", "", false, false, ""},
+		{"dev CA", d.CA, "", "", true, false, ""},
+		{"mutual TLS", d.CA, d.ClientCrt, d.ClientKey, true, true, ""},
+		{"key without certificate", "", "", d.ClientKey, false, false, "client certificate"},
+		{"missing CA file", filepath.Join(t.TempDir(), "nope.pem"), "", "", false, false, "CA file"},
+	} {
+		cfg, err := tlsconfig.Client(tt.ca, tt.cert, tt.key)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%s: err = %v, want one naming %q", tt.name, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || cfg.MinVersion != tls.VersionTLS13 || (cfg.RootCAs != nil) != tt.roots || (len(cfg.Certificates) == 1) != tt.clientCerts {
+			t.Errorf("%s: %+v, %v", tt.name, cfg, err)
+		}
+	}
+}
