@@ -110,10 +110,8 @@ func Run(ctx context.Context, cfg Config) error {
 	brokers := stack.KafkaBrokers()
 	// Services ensure their topics at start-up; creating them here too makes
 	// the infrastructure-only mode (--clients 0 --servers 0) ready for tools.
-	topics := queue.JobplaneTopics(queue.RequestTopic, queue.ResponseTopic, queue.DLQTopic, 60, 3)
-	metricTopic := topics[0]
-	metricTopic.Name = queue.MetricTopic
-	topics = append(topics, metricTopic)
+	topics := (&queue.Settings{RequestTopic: queue.RequestTopic, ResponseTopic: queue.ResponseTopic, DLQTopic: queue.DLQTopic,
+		MetricTopic: queue.MetricTopic, Partitions: 60, ReplicationFactor: 3}).Topics()
 	if err := queue.EnsureTopics(ctx, nil, brokers, topics...); err != nil {
 		return fmt.Errorf("create topics: %w", err)
 	}
