@@ -61,9 +61,12 @@ type Config struct {
 	Database string
 	// Timeout for connecting and for server selection; default 10s.
 	Timeout time.Duration
-	// Monitor, when set, receives the driver's command events (the client
-	// service traces MongoDB commands with it, see telemetry.MongoMonitor).
+	// Monitor, when set, receives the driver's command events (the services
+	// trace MongoDB commands with it, see telemetry.MongoMonitor).
 	Monitor *event.CommandMonitor
+	// Lazy skips the start-up ping: the server service runs without MongoDB
+	// (an outage only delays its heartbeats and metric aggregation).
+	Lazy bool
 }
 
 // Store is the MongoDB persistence of jobplane. It is safe for concurrent use.
@@ -119,11 +122,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to mongodb: %w", err)
 	}
-	pingCtx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	if err := client.Ping(pingCtx, readpref.Primary()); err != nil {
-		_ = client.Disconnect(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("ping mongodb: %w", err)
+	if !cfg.Lazy {
+		pingCtx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		if err := client.Ping(pingCtx, readpref.Primary()); err != nil {
+			_ = client.Disconnect(context.WithoutCancel(ctx))
+			return nil, fmt.Errorf("ping mongodb: %w", err)
+		}
 	}
 	return New(client, cmp.Or(cfg.Database, "jobplane")), nil
 }

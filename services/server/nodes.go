@@ -17,9 +17,6 @@ import (
 	"github.com/jobplane/jobplane/pkg/telemetry"
 	"github.com/jobplane/jobplane/pkg/tlsconfig"
 	dto "github.com/prometheus/client_model/go"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
-	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
@@ -32,7 +29,7 @@ import (
 // aggregator (a consumer of the metric topic).
 type extras struct {
 	log        *slog.Logger
-	client     *mongo.Client
+	store      *store.Store
 	grpc       *grpc.Server
 	membership *nodes.Membership
 	consumer   *queue.Consumer
@@ -43,18 +40,16 @@ type extras struct {
 // heartbeats and metric aggregation; the pool keeps running), serves
 // NodeService, registers the node and starts aggregating metrics.
 func startExtras(ctx context.Context, cfg *Config, tlsCfg *tlsconfig.Config, kafkaConn queue.Conn,
-	metrics *telemetry.Metrics, p *pool, parts *nodes.Partitions, log *slog.Logger) (*extras, error) {
-	client, err := mongo.Connect(options.Client().ApplyURI(cfg.MongoURI).
-		SetWriteConcern(writeconcern.Majority()).SetServerSelectionTimeout(10 * time.Second))
+	metrics *telemetry.Metrics, tracing *telemetry.Tracing, p *pool, parts *nodes.Partitions, log *slog.Logger) (*extras, error) {
+	st, err := store.Open(ctx, store.Config{URI: cfg.MongoURI, Database: cfg.MongoDatabase, Lazy: true, Monitor: telemetry.MongoMonitor(tracing)})
 	if err != nil {
 		return nil, fmt.Errorf("MONGODB_URI: %w", err)
 	}
-	st := store.New(client, cmp.Or(cfg.MongoDatabase, "jobplane"))
-	e := &extras{log: log, client: client}
+	e := &extras{log: log, store: st}
 
 	lis, err := net.Listen("tcp", cfg.GRPCAddr)
 	if err != nil {
-		_ = client.Disconnect(context.WithoutCancel(ctx))
+		_ = st.Close(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("GRPC_ADDR %s: %w", cfg.GRPCAddr, err)
 	}
 	if len(cfg.AuthTokens) == 0 {
@@ -121,7 +116,7 @@ func (e *extras) stop() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := e.client.Disconnect(ctx); err != nil {
+	if err := e.store.Close(ctx); err != nil {
 		e.log.Warn("mongodb disconnect", "err", err)
 	}
 }

@@ -104,7 +104,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}()
 
 	// MongoDB, NodeService, membership, metric aggregation (nodes.go).
-	ext, err := startExtras(ctx, &cfg, tlsCfg, kafkaConn, metrics, p, assignedParts, log)
+	ext, err := startExtras(ctx, &cfg, tlsCfg, kafkaConn, metrics, tracing, p, assignedParts, log)
 	if err != nil {
 		return err
 	}
