@@ -70,6 +70,19 @@ func (q *Querier) Close() {
 	}
 }
 
+// forgetGone closes the connections to addresses no live node has (a
+// restarted server registers a new address).
+func (q *Querier) forgetGone(live []store.Node) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for a, c := range q.conns {
+		if !slices.ContainsFunc(live, func(n store.Node) bool { return n.Address == a }) {
+			_ = c.Close()
+			delete(q.conns, a)
+		}
+	}
+}
+
 func (q *Querier) conn(addr string) (*grpc.ClientConn, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -99,6 +112,7 @@ func (q *Querier) Stats(ctx context.Context, token string) (*clusterv1.GetCluste
 			live = append(live, n)
 		}
 	}
+	q.forgetGone(live)
 	if token != "" {
 		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
 	}
