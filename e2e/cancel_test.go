@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -63,14 +61,10 @@ func TestCancelMidRun(t *testing.T) {
 	// Wait until the servers have consumed every request and the client has
 	// applied every result and cancellation.
 	requests := func() float64 {
-		var sum float64
-		for i := range s.servers {
-			sum += metric(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", s.adminPort+i), "consumer_messages_received_total", queue.RequestTopic)
-		}
-		return sum
+		return s.serverSample(t, "consumer_messages_received_total", topic(queue.RequestTopic))
 	}
 	results := func() float64 {
-		return metric(t, s.baseURL()+"/metrics", "consumer_messages_received_total", queue.ResponseTopic)
+		return s.clientSample(t, "consumer_messages_received_total", topic(queue.ResponseTopic))
 	}
 	// Earlier attempts' jobs were processed in full before this one.
 	wantRequests := float64(n * countJobs(t, s))
@@ -94,29 +88,6 @@ func TestCancelMidRun(t *testing.T) {
 		t.Fatalf("job changed after the cancel: %+v -> %+v", cancelled, final)
 	}
 	t.Logf("cancelled mid-run: %d succeeded, %d cancelled", c.Succeeded, c.Cancelled)
-}
-
-// metric reads a counter with a topic label from a Prometheus endpoint (0
-// when absent).
-func metric(t *testing.T, url, name, topic string) float64 {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	prefix := fmt.Sprintf("%s{topic=%q} ", name, topic)
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), prefix); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return f
-		}
-	}
-	return 0
 }
 
 // TestDeleteMidRun deletes a job while servers work on it: it is gone at
@@ -145,11 +116,8 @@ func TestDeleteMidRun(t *testing.T) {
 	}
 	// Every request processed and every result consumed.
 	for {
-		var requests float64
-		for i := range s.servers {
-			requests += metric(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", s.adminPort+i), "consumer_messages_received_total", queue.RequestTopic)
-		}
-		results := metric(t, s.baseURL()+"/metrics", "consumer_messages_received_total", queue.ResponseTopic)
+		requests := s.serverSample(t, "consumer_messages_received_total", topic(queue.RequestTopic))
+		results := s.clientSample(t, "consumer_messages_received_total", topic(queue.ResponseTopic))
 		if requests >= n && results >= n {
 			break
 		}

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jobplane/jobplane/pkg/queue"
 )
 
 // scrape returns the /metrics text of url.
@@ -59,6 +61,25 @@ func sample(body []byte, name string, labels ...string) float64 {
 	return sum
 }
 
+// serverSample sums sample(name, labels) over the /metrics of every server.
+func (s *stack) serverSample(t *testing.T, name string, labels ...string) float64 {
+	t.Helper()
+	var sum float64
+	for i := range s.servers {
+		sum += sample(scrape(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", s.adminPort+i)), name, labels...)
+	}
+	return sum
+}
+
+// clientSample is sample(name, labels) of client 0's /metrics.
+func (s *stack) clientSample(t *testing.T, name string, labels ...string) float64 {
+	t.Helper()
+	return sample(scrape(t, s.baseURL()+"/metrics"), name, labels...)
+}
+
+// topic is the label selecting a topic's series.
+func topic(name string) string { return fmt.Sprintf("topic=%q", name) }
+
 // promtoolCheck pipes a /metrics body through `promtool check metrics`
 // (Debian package prometheus, installed by .ci/run). Missing promtool is a
 // failure, not a skip.
@@ -89,11 +110,7 @@ func TestMetricsEndpoints(t *testing.T) {
 	clientURL := s.baseURL() + "/metrics"
 	serverURLs := []string{fmt.Sprintf("http://127.0.0.1:%d/metrics", s.adminPort), fmt.Sprintf("http://127.0.0.1:%d/metrics", s.adminPort+1)}
 	received := func() float64 {
-		var n float64
-		for _, u := range serverURLs {
-			n += sample(scrape(t, u), "consumer_messages_received_total", `topic="application.operation.request"`)
-		}
-		return n
+		return s.serverSample(t, "consumer_messages_received_total", topic(queue.RequestTopic))
 	}
 	before := received()
 
@@ -131,11 +148,7 @@ func TestMetricsEndpoints(t *testing.T) {
 	if !strings.Contains(string(client), `jobplane_consumer_lag_messages{partition="`) {
 		t.Errorf("client exports no consumer lag")
 	}
-	var processed float64
-	for _, u := range serverURLs {
-		processed += sample(scrape(t, u), "jobplane_operation_processing_seconds_count", `type="expr"`, `outcome="succeeded"`)
-	}
-	if processed < n {
+	if processed := s.serverSample(t, "jobplane_operation_processing_seconds_count", `type="expr"`, `outcome="succeeded"`); processed < n {
 		t.Errorf("servers processed %v expr operations, want >= %d", processed, n)
 	}
 
