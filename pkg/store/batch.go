@@ -19,8 +19,8 @@ type Created struct {
 // CreateJobs stores several jobs with one write per collection instead of
 // several per job (group commit: FerretDB on SQLite serializes writes, and
 // an InsertMany of 100 documents costs about as much as 5 of 10). The writes
-// and their order are CreateJob's: request_id claims, operations, outbox
-// entries, then the job documents (the commit point of each job). A job
+// and their order are CreateJob's: request_id claims, the listing entry,
+// operations, outbox entries, then the job documents (the commit point of each job). A job
 // whose request_id was already claimed, by an earlier request or by another
 // job of this batch, takes CreateJob's path after the batch, which returns
 // the earlier job or ErrRequestIDConflict. An error of a batch write fails
@@ -76,6 +76,15 @@ func (s *Store) CreateJobs(ctx context.Context, batch []NewJob) []Created {
 		jobDocs = append(jobDocs, j)
 	}
 	if len(jobDocs) > 0 {
+		fresh := make([]string, 0, len(jobDocs))
+		for i := range batch {
+			if !slow[i] {
+				fresh = append(fresh, ids[i])
+			}
+		}
+		if err := s.indexJobs(ctx, fresh); err != nil {
+			return fail(err)
+		}
 		// Job ids are new, so nothing of them exists yet: a duplicate is
 		// impossible here, and insertNew's tolerance of them is moot.
 		for _, w := range []struct {

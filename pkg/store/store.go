@@ -27,8 +27,11 @@
 //   - deletions   `_id` = job id: tombstones of deleted jobs, so that an
 //     applier that read a job before it was deleted cannot archive it back;
 //     small (the relay removes tombstones after DeletionRetention)
+//   - listing     `_id` = "0", "1", …: the listing index, one entry per batch
+//     of created jobs with their ids; ListJobs reads it backwards by `_id`
+//     (listing.go)
 //
-// No secondary indexes are needed. Listing jobs scans and sorts by `_id`.
+// No secondary indexes are needed.
 package store
 
 import (
@@ -50,7 +53,7 @@ import (
 )
 
 // Collections are the collections the store uses.
-var Collections = []string{"jobs", "jobs_active", "operations", "results", "requests", "outbox", "adoptions", "dispatches", "leases", "deletions",
+var Collections = []string{"jobs", "jobs_active", "operations", "results", "requests", "outbox", "adoptions", "dispatches", "leases", "deletions", "listing",
 	"nodes", "metrics", "metric_watermarks"} // nodes.go, metrics.go
 
 // Config configures the store.
@@ -84,7 +87,10 @@ type Store struct {
 	dispatches *mongo.Collection
 	leases     *mongo.Collection
 	deletions  *mongo.Collection
-	now        func() time.Time
+	// listing and listingState: the listing index (listing.go).
+	listing      *mongo.Collection
+	listingState listingState
+	now          func() time.Time
 	// uncounted: see ApplyResults.
 	uncounted *uncountedSet
 	// writes makes this process's hot-path writes (inserts, bulk deletes
@@ -149,6 +155,7 @@ func New(client *mongo.Client, database string) *Store {
 		dispatches: db.Collection("dispatches"),
 		leases:     db.Collection("leases"),
 		deletions:  db.Collection("deletions"),
+		listing:    db.Collection("listing"),
 		uncounted:  &uncountedSet{},
 		writes:     make(chan struct{}, 1),
 		now:        func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) },
@@ -200,8 +207,8 @@ type requestDoc struct {
 // operations. created is false when request_id matched an earlier job, which
 // is returned instead (its operations are then nil).
 //
-// Order of writes: the request_id claim, then the operations (InsertMany),
-// then the job document. The job document is the commit point: a job is
+// Order of writes: the request_id claim, the listing entry (listing.go),
+// the operations (InsertMany), then the job document. The job document is the commit point: a job is
 // visible, and will be published by the relay, only once all its operations
 // are stored. A retry after a crash at any step converges on one job.
 func (s *Store) CreateJob(ctx context.Context, n NewJob) (job *Job, ops []Operation, created bool, err error) {
@@ -233,6 +240,12 @@ func (s *Store) CreateJob(ctx context.Context, n NewJob) (job *Job, ops []Operat
 		}
 	}
 
+	// The listing entry before the job exists. A retry that resumes an
+	// interrupted first attempt adds a second entry for the same job, which
+	// ListJobs lists once per page.
+	if err := s.indexJobs(ctx, []string{jobID}); err != nil {
+		return nil, nil, false, err
+	}
 	now := s.now()
 	ops = make([]Operation, len(n.Operations))
 	docs := make([]any, len(n.Operations))
@@ -427,89 +440,6 @@ func (s *Store) PurgeDeletions(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("purge deletions: %w", err)
 	}
 	return int64(len(ids)), nil
-}
-
-// ListJobsParams selects a page of jobs.
-type ListJobsParams struct {
-	// BeforeID continues a listing after the job with this id (jobs are
-	// listed newest first).
-	BeforeID string
-	// Limit is the page size.
-	Limit int
-	// States keeps only jobs in one of these states; empty keeps all.
-	States []JobState
-}
-
-// ListJobs returns up to Limit jobs, newest first, and whether more follow.
-// It scans jobs_active and jobs (listing is not a hot path; see the
-// benchmark) and merges them by `_id`.
-func (s *Store) ListJobs(ctx context.Context, p ListJobsParams) (jobs []*Job, more bool, err error) {
-	filter := bson.D{}
-	if p.BeforeID != "" {
-		filter = bson.D{{Key: "_id", Value: bson.D{{Key: "$lt", Value: p.BeforeID}}}}
-	}
-	opts := options.Find().SetSort(bson.D{{Key: "_id", Value: -1}})
-	if len(p.States) == 0 {
-		opts.SetLimit(int64(p.Limit + 1))
-	} else {
-		opts.SetBatchSize(int32(min(max(p.Limit*4, 101), 4096))) // #nosec G115 -- bounded above
-	}
-	var curs [2]*mongo.Cursor
-	for k, coll := range []*mongo.Collection{s.active, s.jobs} {
-		cur, err := coll.Find(ctx, filter, opts)
-		if err != nil {
-			return nil, false, fmt.Errorf("list jobs: %w", err)
-		}
-		defer cur.Close(ctx)
-		curs[k] = cur
-	}
-	// Merge the two descending streams; a job present in both (moved while
-	// listing, or left behind by a crash between the two steps of finish)
-	// is listed once, from jobs.
-	var heads [2]*Job
-	next := func(k int) error {
-		heads[k] = nil
-		if curs[k].Next(ctx) {
-			var j Job
-			if err := curs[k].Decode(&j); err != nil {
-				return fmt.Errorf("decode job: %w", err)
-			}
-			heads[k] = &j
-		}
-		return curs[k].Err()
-	}
-	for k := range curs {
-		if err := next(k); err != nil {
-			return nil, false, err
-		}
-	}
-	for heads[0] != nil || heads[1] != nil {
-		var j *Job
-		switch {
-		case heads[1] == nil || (heads[0] != nil && heads[0].ID > heads[1].ID):
-			j = heads[0]
-			err = next(0)
-		case heads[0] != nil && heads[0].ID == heads[1].ID:
-			j = heads[1]
-			if err = next(0); err == nil {
-				err = next(1)
-			}
-		default:
-			j = heads[1]
-			err = next(1)
-		}
-		if err != nil {
-			return nil, false, err
-		}
-		if !matches(j.State(), p.States) {
-			continue
-		}
-		if len(jobs) == p.Limit {
-			return jobs, true, nil
-		}
-		jobs = append(jobs, j)
-	}
-	return jobs, false, nil
 }
 
 // matches reports whether s is in set; an empty set matches everything.

@@ -449,54 +449,6 @@ func TestFinishIfDoneRecountsOverCount(t *testing.T) {
 	}
 }
 
-func TestListJobsPagesEveryJobOnce(t *testing.T) {
-	t.Parallel()
-	s, _ := setup(t)
-	ctx := t.Context()
-	want := map[string]bool{}
-	for i := range 250 {
-		j, ops, _, err := s.CreateJob(ctx, newJob(fmt.Sprint(i)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		want[j.ID] = true
-		if i%5 == 0 {
-			if _, err := s.ApplyResults(ctx, []store.Result{result(ops[0].ID, store.OpSucceeded, "x")}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	seen := map[string]bool{}
-	before, pages := "", 0
-	for {
-		jobs, more, err := s.ListJobs(ctx, store.ListJobsParams{BeforeID: before, Limit: 30})
-		if err != nil {
-			t.Fatal(err)
-		}
-		pages++
-		for _, j := range jobs {
-			if seen[j.ID] {
-				t.Fatalf("job %s listed twice", j.ID)
-			}
-			seen[j.ID] = true
-			if before != "" && j.ID >= before {
-				t.Fatalf("not newest first")
-			}
-			before = j.ID
-		}
-		if !more {
-			break
-		}
-	}
-	if len(seen) != len(want) || pages != 9 {
-		t.Fatalf("listed %d jobs in %d pages, want 250 in 9", len(seen), pages)
-	}
-	done, more, err := s.ListJobs(ctx, store.ListJobsParams{Limit: 100, States: []store.JobState{store.JobSucceeded}})
-	if err != nil || more || len(done) != 50 {
-		t.Fatalf("succeeded filter: %d more=%v %v", len(done), more, err)
-	}
-}
-
 func TestListOperations(t *testing.T) {
 	t.Parallel()
 	s, _ := setup(t)

@@ -235,7 +235,11 @@ func (s *jobService) ListJobs(ctx context.Context, req *jobsv1.ListJobsRequest) 
 			return nil, err
 		}
 	}
-	jobs, more, err := s.store.ListJobs(ctx, store.ListJobsParams{BeforeID: tok.After, Limit: size, States: states})
+	params := store.ListJobsParams{Limit: size, States: states}
+	if tok.After != "" {
+		params.After = &store.ListPosition{Entry: tok.Index, JobID: tok.After}
+	}
+	jobs, next, err := s.store.ListJobs(ctx, params)
 	if err != nil {
 		return nil, err
 	}
@@ -243,8 +247,8 @@ func (s *jobService) ListJobs(ctx context.Context, req *jobsv1.ListJobsRequest) 
 	for _, j := range jobs {
 		resp.Jobs = append(resp.Jobs, jobToProto(j))
 	}
-	if more && len(jobs) > 0 {
-		resp.NextPageToken = pagetoken.Encode(pagetoken.Token{After: jobs[len(jobs)-1].ID, Query: query})
+	if next != nil {
+		resp.NextPageToken = pagetoken.Encode(pagetoken.Token{After: next.JobID, Index: next.Entry, Query: query})
 	}
 	return resp, nil
 }
