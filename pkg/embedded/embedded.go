@@ -110,7 +110,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		Listener:  ferretdb.ListenerConfig{TCP: addr},
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + sqliteDir + "/?_pragma=synchronous(NORMAL)",
-		Logger:    logger,
+		Logger:    slog.New(&lazyAttrs{inner: logger.Handler()}),
 	})
 	ferretMu.Unlock()
 	if err != nil {
