@@ -153,8 +153,9 @@ bench-w4: ## W4 against a fresh devstack: W1-shaped load at rising rates, the hi
 	$(call bench_run,--workload w4 $(BENCH_FLAGS))
 
 .PHONY: bench-ceiling
-bench-ceiling: ## The raw ceiling of the same write pattern on the same embedded engines, no services (cmd/ceiling)
-	$(GO) run ./cmd/ceiling $(BENCH_ARGS)
+bench-ceiling: ## The raw ceiling of the same write pattern on the same embedded engines, no services (cmd/ceiling): 5 runs and their median
+	$(GO) build -o bin/ ./cmd/devstack ./cmd/ceiling
+	bin/ceiling --runs 5 --devstack bin/devstack $(BENCH_ARGS)
 
 .PHONY: help
 help: ## List the targets

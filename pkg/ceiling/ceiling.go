@@ -10,7 +10,7 @@
 //   - workers evaluate each expression and produce its result keyed by job id;
 //   - the applier inserts a batch's results with one InsertMany, reads the
 //     batch's jobs by `_id` (in parallel), archives the jobs the batch
-//     finishes (one InsertMany into jobs_done, one bulk delete by `_id`) and
+//     finishes (one InsertMany into jobs, one bulk delete by `_id`) and
 //     updates the counters of the others by `_id`.
 //
 // jobplane's throughput on the same workload divided by this one is its
@@ -45,7 +45,7 @@ import (
 // Config is a workload and where to run it.
 type Config struct {
 	MongoURI    string
-	Database    string // must already exist with `_id`-indexed collections ops, jobs, results
+	Database    string // must already exist with `_id`-indexed Collections
 	Brokers     []string
 	Jobs        int // default 2000
 	OpsPerJob   int // default 10
@@ -55,7 +55,9 @@ type Config struct {
 }
 
 // Collections are the collections Run writes.
-var Collections = []string{"ops", "jobs", "jobs_done", "results"}
+// They are named like jobplane's (operations, unfinished jobs, finished jobs,
+// results), so that a devstack's `_id` indexes cover them.
+var Collections = []string{"operations", "jobs_active", "jobs", "results"}
 
 // Result is a run's throughput.
 type Result struct {
@@ -80,7 +82,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	defer client.Disconnect(context.WithoutCancel(ctx))
 	db := client.Database(cfg.Database)
-	opsColl, jobsColl, resultsColl := db.Collection("ops"), db.Collection("jobs"), db.Collection("results")
+	opsColl, jobsColl, resultsColl := db.Collection("operations"), db.Collection("jobs_active"), db.Collection("results")
 
 	suffix := strconv.FormatInt(time.Now().UnixNano(), 36)
 	reqTopic, resTopic := "ceiling.request."+suffix, "ceiling.response."+suffix
@@ -89,11 +91,24 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		queue.TopicSpec{Name: resTopic, Partitions: cfg.Partitions, ReplicationFactor: min(3, len(cfg.Brokers))}); err != nil {
 		return nil, err
 	}
-	w := queue.NewWriter(queue.WriterConfig{Brokers: cfg.Brokers})
+	// A transport of its own: kafka-go's default one keeps metadata across
+	// runs, and a run against a new cluster on the same ports got the last
+	// one's.
+	transport := &kafka.Transport{}
+	defer transport.CloseIdleConnections()
+	w := queue.NewWriter(queue.WriterConfig{Brokers: cfg.Brokers, Transport: transport})
 	defer w.Close()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// The process's writes take turns, as jobplane's do (store.Store's
+	// write lock): SQLite has one writer, and a blocked one sleeps.
+	var writes sync.Mutex
+	write := func(f func() error) error {
+		writes.Lock()
+		defer writes.Unlock()
+		return f()
+	}
 	var completed atomic.Int64
 	allDone := make(chan struct{})
 	consumer := func(group, topic string, h queue.BatchHandler) *queue.Consumer {
@@ -128,7 +143,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	// Applier: insert the batch's results, read the batch's jobs, archive
 	// the finished ones and count the others.
-	doneColl := db.Collection("jobs_done")
+	doneColl := db.Collection("jobs")
 	applyRound := func(ctx context.Context, batches [][]kafka.Message) error {
 		var msgs []kafka.Message
 		for _, b := range batches {
@@ -149,7 +164,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			}
 			perJob[res.GetJobId()]++
 		}
-		if _, err := resultsColl.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false)); err != nil {
+		if err := write(func() error {
+			_, err := resultsColl.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+			return err
+		}); err != nil {
 			var bwe mongo.BulkWriteException
 			if !errors.As(err, &bwe) || bwe.WriteConcernError != nil {
 				return err
@@ -177,7 +195,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			j := &jobs[i]
 			n := perJob[j.ID]
 			if j.Done+n < j.Total {
-				if _, err := jobsColl.UpdateOne(ctx, bson.D{{Key: "_id", Value: j.ID}}, bson.D{{Key: "$inc", Value: bson.D{{Key: "done", Value: n}}}}); err != nil {
+				if err := write(func() error {
+					_, err := jobsColl.UpdateOne(ctx, bson.D{{Key: "_id", Value: j.ID}}, bson.D{{Key: "$inc", Value: bson.D{{Key: "done", Value: n}}}})
+					return err
+				}); err != nil {
 					return err
 				}
 				continue
@@ -187,14 +208,20 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			finishedIDs = append(finishedIDs, j.ID)
 		}
 		if len(finished) > 0 {
-			if _, err := doneColl.InsertMany(ctx, finished, options.InsertMany().SetOrdered(false)); err != nil {
+			if err := write(func() error {
+				_, err := doneColl.InsertMany(ctx, finished, options.InsertMany().SetOrdered(false))
+				return err
+			}); err != nil {
 				return err
 			}
 			models := make([]mongo.WriteModel, len(finishedIDs))
 			for i, id := range finishedIDs {
 				models[i] = mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: id}})
 			}
-			if _, err := jobsColl.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false)); err != nil {
+			if err := write(func() error {
+				_, err := jobsColl.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+				return err
+			}); err != nil {
 				return err
 			}
 			if completed.Add(int64(len(finished))) == int64(cfg.Jobs) {
@@ -219,7 +246,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 
 	start := time.Now()
-	commits := group(cfg.Concurrency, func(ctx context.Context, round []int) error { return store(ctx, cfg, round, opsColl, jobsColl) })
+	commits := group(cfg.Concurrency, func(ctx context.Context, round []int) error { return store(ctx, cfg, round, opsColl, jobsColl, write) })
 	defer commits.Stop()
 	next := make(chan int)
 	errc := make(chan error, cfg.Concurrency)
@@ -297,7 +324,7 @@ func do[T any](ctx context.Context, g *groupcommit.Group[T, error], item T) erro
 
 // store stores a round of jobs and their operations, one InsertMany per
 // collection.
-func store(ctx context.Context, cfg Config, round []int, opsColl, jobsColl *mongo.Collection) error {
+func store(ctx context.Context, cfg Config, round []int, opsColl, jobsColl *mongo.Collection, write func(func() error) error) error {
 	var docs, jobs []any
 	for _, n := range round {
 		jobID := jobName(n)
@@ -307,10 +334,10 @@ func store(ctx context.Context, cfg Config, round []int, opsColl, jobsColl *mong
 		}
 		jobs = append(jobs, ceilingJob{ID: jobID, Total: cfg.OpsPerJob})
 	}
-	if _, err := opsColl.InsertMany(ctx, docs); err != nil {
+	if err := write(func() error { _, err := opsColl.InsertMany(ctx, docs); return err }); err != nil {
 		return fmt.Errorf("insert operations: %w", err)
 	}
-	if _, err := jobsColl.InsertMany(ctx, jobs); err != nil {
+	if err := write(func() error { _, err := jobsColl.InsertMany(ctx, jobs); return err }); err != nil {
 		return fmt.Errorf("insert jobs: %w", err)
 	}
 	return nil
