@@ -1,6 +1,7 @@
 package embedded_test
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -55,6 +56,24 @@ func TestIndexIDs(t *testing.T) {
 	// Uniqueness and deletes still work.
 	if _, err := c.InsertOne(ctx, bson.D{{Key: "_id", Value: "doc-00001"}}); !mongo.IsDuplicateKeyError(err) {
 		t.Fatalf("duplicate insert: %v", err)
+	}
+	// An unordered InsertMany reports exactly the duplicates and inserts
+	// the rest.
+	_, err = c.InsertMany(ctx, []any{bson.D{{Key: "_id", Value: "new-1"}}, bson.D{{Key: "_id", Value: "doc-00003"}}, bson.D{{Key: "_id", Value: "new-2"}}},
+		options.InsertMany().SetOrdered(false))
+	var bwe mongo.BulkWriteException
+	if !errors.As(err, &bwe) || len(bwe.WriteErrors) != 1 || bwe.WriteErrors[0].Index != 1 || !mongo.IsDuplicateKeyError(err) {
+		t.Fatalf("unordered insert with a duplicate: %v", err)
+	}
+	if n, _ := c.CountDocuments(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: bson.A{"new-1", "new-2"}}}}}); n != 2 {
+		t.Fatalf("unordered insert stored %d of the 2 new documents", n)
+	}
+	// Running it again (a devstack restart on the same data) keeps it so.
+	if err := s.IndexIDs(ctx, "idx", []string{"docs", "other"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.InsertOne(ctx, bson.D{{Key: "_id", Value: "new-1"}}); !mongo.IsDuplicateKeyError(err) {
+		t.Fatalf("duplicate insert after a second IndexIDs: %v", err)
 	}
 	if r, err := c.DeleteOne(ctx, bson.D{{Key: "_id", Value: "doc-00002"}}); err != nil || r.DeletedCount != 1 {
 		t.Fatalf("delete: %v %v", r, err)
