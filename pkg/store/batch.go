@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 )
 
@@ -113,10 +114,22 @@ func (s *Store) CreateJobs(ctx context.Context, batch []NewJob) []Created {
 }
 
 // MarkPublishedMany deletes the outbox entries of jobs whose operations are
-// all in Kafka, with unordered bulk deletes by `_id` (see deleteByID).
+// all in Kafka, with one DeleteMany on `_id` $in per batchSize ids. On
+// FerretDB that filter scans the collection, but the outbox is small (jobs
+// between their create and their publish), and per document a delete by
+// `_id` costs far more: measured under W1, bulk DeleteOnes took 0.35-0.5 ms
+// per entry, about as much as six inserted documents.
 func (s *Store) MarkPublishedMany(ctx context.Context, jobIDs []string) error {
-	if err := s.deleteByID(ctx, s.outbox, jobIDs); err != nil {
-		return fmt.Errorf("delete outbox entries: %w", err)
+	for start := 0; start < len(jobIDs); start += batchSize {
+		chunk := jobIDs[start:min(start+batchSize, len(jobIDs))]
+		if err := s.lockWrites(ctx); err != nil {
+			return err
+		}
+		_, err := s.outbox.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: chunk}}}})
+		s.unlockWrites()
+		if err != nil {
+			return fmt.Errorf("delete outbox entries: %w", err)
+		}
 	}
 	return nil
 }
