@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
 )
 
 // Created is the outcome of one job of a CreateJobs batch, as CreateJob
@@ -20,8 +19,9 @@ type Created struct {
 // CreateJobs stores several jobs with one write per collection instead of
 // several per job (group commit: FerretDB on SQLite serializes writes, and
 // an InsertMany of 100 documents costs about as much as 5 of 10). The writes
-// and their order are CreateJob's: request_id claims, the listing entry,
-// operations, outbox entries, then the job documents (the commit point of each job). A job
+// and their order are CreateJob's: request_id claims, operations with the
+// batch's listing entry, outbox entries, then the job documents (the commit
+// point of each job). A job
 // whose request_id was already claimed, by an earlier request or by another
 // job of this batch, takes CreateJob's path after the batch, which returns
 // the earlier job or ErrRequestIDConflict. An error of a batch write fails
@@ -83,23 +83,24 @@ func (s *Store) CreateJobs(ctx context.Context, batch []NewJob) []Created {
 				fresh = append(fresh, ids[i])
 			}
 		}
-		if err := s.indexJobs(ctx, fresh); err != nil {
-			return fail(err)
-		}
 		// Job ids are new, so nothing of them exists yet: a duplicate is
 		// impossible here, and insertNew's tolerance of them is moot.
-		for _, w := range []struct {
-			coll *mongo.Collection
-			docs []any
-			what string
-		}{{s.ops, opDocs, "operations"}, {s.outbox, outboxDocs, "outbox entries"}, {s.active, jobDocs, "jobs"}} {
-			if _, err := s.insertNew(ctx, w.coll, w.docs); err != nil {
-				for i := range out {
-					if !slow[i] {
-						out[i] = Created{Err: fmt.Errorf("insert %s: %w", w.what, err)}
-					}
+		err := s.insertOpsListed(ctx, opDocs, fresh)
+		if err == nil {
+			if _, err = s.insertNew(ctx, s.outbox, outboxDocs); err != nil {
+				err = fmt.Errorf("insert outbox entries: %w", err)
+			}
+		}
+		if err == nil {
+			if _, err = s.insertNew(ctx, s.active, jobDocs); err != nil {
+				err = fmt.Errorf("insert jobs: %w", err)
+			}
+		}
+		if err != nil {
+			for i := range out {
+				if !slow[i] {
+					out[i] = Created{Err: err}
 				}
-				break
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -92,7 +93,7 @@ func TestListJobsPagesEveryJobOnce(t *testing.T) {
 		return
 	}
 	// 160 entries, numbered 0..159 without a gap.
-	cur, err := b.db.Collection("listing").Find(ctx, bson.D{})
+	cur, err := b.db.Collection("operations").Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$regex", Value: "^listing-"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +105,7 @@ func TestListJobsPagesEveryJobOnce(t *testing.T) {
 	}
 	nums := make([]int, len(entries))
 	for i, e := range entries {
-		nums[i], _ = strconv.Atoi(e.ID)
+		nums[i], _ = strconv.Atoi(strings.TrimPrefix(e.ID, "listing-"))
 	}
 	slices.Sort(nums)
 	if len(nums) != 160 || nums[0] != 0 || nums[159] != 159 {

@@ -27,8 +27,9 @@
 //   - deletions   `_id` = job id: tombstones of deleted jobs, so that an
 //     applier that read a job before it was deleted cannot archive it back;
 //     small (the relay removes tombstones after DeletionRetention)
-//   - listing     `_id` = "0", "1", …: the listing index, one entry per batch
-//     of created jobs with their ids; ListJobs reads it backwards by `_id`
+//   - operations also holds the listing index, `_id` = "listing-0",
+//     "listing-1", …: one entry per batch of created jobs with their ids,
+//     inserted with their operations; ListJobs reads it backwards by `_id`
 //     (listing.go)
 //
 // No secondary indexes are needed.
@@ -53,7 +54,7 @@ import (
 )
 
 // Collections are the collections the store uses.
-var Collections = []string{"jobs", "jobs_active", "operations", "results", "requests", "outbox", "adoptions", "dispatches", "leases", "deletions", "listing",
+var Collections = []string{"jobs", "jobs_active", "operations", "results", "requests", "outbox", "adoptions", "dispatches", "leases", "deletions",
 	"nodes", "metrics", "metric_watermarks"} // nodes.go, metrics.go
 
 // Config configures the store.
@@ -155,7 +156,7 @@ func New(client *mongo.Client, database string) *Store {
 		dispatches: db.Collection("dispatches"),
 		leases:     db.Collection("leases"),
 		deletions:  db.Collection("deletions"),
-		listing:    db.Collection("listing"),
+		listing:    db.Collection("operations"), // listing entries live there: see listingID
 		uncounted:  &uncountedSet{},
 		writes:     make(chan struct{}, 1),
 		now:        func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) },
@@ -207,8 +208,8 @@ type requestDoc struct {
 // operations. created is false when request_id matched an earlier job, which
 // is returned instead (its operations are then nil).
 //
-// Order of writes: the request_id claim, the listing entry (listing.go),
-// the operations (InsertMany), then the job document. The job document is the commit point: a job is
+// Order of writes: the request_id claim, the operations and the listing
+// entry (one InsertMany; listing.go), then the job document. The job document is the commit point: a job is
 // visible, and will be published by the relay, only once all its operations
 // are stored. A retry after a crash at any step converges on one job.
 func (s *Store) CreateJob(ctx context.Context, n NewJob) (job *Job, ops []Operation, created bool, err error) {
@@ -240,12 +241,6 @@ func (s *Store) CreateJob(ctx context.Context, n NewJob) (job *Job, ops []Operat
 		}
 	}
 
-	// The listing entry before the job exists. A retry that resumes an
-	// interrupted first attempt adds a second entry for the same job, which
-	// ListJobs lists once per page.
-	if err := s.indexJobs(ctx, []string{jobID}); err != nil {
-		return nil, nil, false, err
-	}
 	now := s.now()
 	ops = make([]Operation, len(n.Operations))
 	docs := make([]any, len(n.Operations))
@@ -262,7 +257,10 @@ func (s *Store) CreateJob(ctx context.Context, n NewJob) (job *Job, ops []Operat
 		docs[i] = &ops[i]
 	}
 	// Operations already present come from an interrupted first attempt.
-	if _, err := s.insertNew(ctx, s.ops, docs); err != nil {
+	// The listing entry rides along; a retry that resumes an interrupted
+	// first attempt adds a second entry for the same job, which ListJobs
+	// lists once per page.
+	if err := s.insertOpsListed(ctx, docs, []string{jobID}); err != nil {
 		return nil, nil, false, err
 	}
 
