@@ -106,7 +106,10 @@ func (s *Store) MetricWatermark(ctx context.Context, topic string, partition int
 // offset is merged. Only the partition's consumer calls it.
 func (s *Store) SetMetricWatermark(ctx context.Context, topic string, partition int, offset int64) error {
 	w := metricWatermark{ID: watermarkID(topic, partition), Offset: offset}
-	if _, err := s.db.Collection("metric_watermarks").ReplaceOne(ctx, byID(w.ID), w, options.Replace().SetUpsert(true)); err != nil {
+	if err := s.locked(ctx, func() error {
+		_, err := s.db.Collection("metric_watermarks").ReplaceOne(ctx, byID(w.ID), w, options.Replace().SetUpsert(true))
+		return err
+	}); err != nil {
 		return fmt.Errorf("set metric watermark: %w", err)
 	}
 	return nil

@@ -72,7 +72,10 @@ func (s *Store) Dispatches(ctx context.Context) (map[string]Dispatch, error) {
 
 // RecordDispatch stores the latest dispatch of a job (upsert by `_id`).
 func (s *Store) RecordDispatch(ctx context.Context, d Dispatch) error {
-	_, err := s.dispatches.ReplaceOne(ctx, byID(d.JobID), d, options.Replace().SetUpsert(true))
+	err := s.locked(ctx, func() error {
+		_, err := s.dispatches.ReplaceOne(ctx, byID(d.JobID), d, options.Replace().SetUpsert(true))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("record dispatch: %w", err)
 	}
@@ -81,7 +84,7 @@ func (s *Store) RecordDispatch(ctx context.Context, d Dispatch) error {
 
 // DeleteDispatch forgets the dispatch record of a finished or deleted job.
 func (s *Store) DeleteDispatch(ctx context.Context, jobID string) error {
-	if _, err := s.dispatches.DeleteOne(ctx, byID(jobID)); err != nil {
+	if err := s.locked(ctx, func() error { _, err := s.dispatches.DeleteOne(ctx, byID(jobID)); return err }); err != nil {
 		return fmt.Errorf("delete dispatch: %w", err)
 	}
 	return nil

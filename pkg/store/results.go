@@ -245,10 +245,13 @@ func (s *Store) setCounts(ctx context.Context, j *Job, u Undone) (bool, error) {
 		return false, nil
 	}
 	now := s.now()
-	if _, err := s.active.UpdateOne(ctx, byID(j.ID), bson.D{{Key: "$set", Value: bson.D{
-		{Key: "succeeded", Value: u.Succeeded}, {Key: "failed", Value: u.Failed},
-		{Key: "cancelled", Value: u.Cancelled}, {Key: "update_time", Value: now},
-	}}}); err != nil {
+	if err := s.locked(ctx, func() error {
+		_, err := s.active.UpdateOne(ctx, byID(j.ID), bson.D{{Key: "$set", Value: bson.D{
+			{Key: "succeeded", Value: u.Succeeded}, {Key: "failed", Value: u.Failed},
+			{Key: "cancelled", Value: u.Cancelled}, {Key: "update_time", Value: now},
+		}}})
+		return err
+	}); err != nil {
 		return false, fmt.Errorf("set job counters: %w", err)
 	}
 	j.Succeeded, j.Failed, j.Cancelled, j.UpdateTime = u.Succeeded, u.Failed, u.Cancelled, now
