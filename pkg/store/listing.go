@@ -40,6 +40,10 @@ type listingDoc struct {
 	ID   string    `bson:"_id"`
 	Jobs []string  `bson:"jobs"`
 	Time time.Time `bson:"time"`
+	// Legacy, on entry 0 only, says that jobs stored before the listing
+	// index existed (an upgrade) are in the database: ListJobs lists them
+	// after the index, with the scan the listing used before.
+	Legacy bool `bson:"legacy,omitempty"`
 }
 
 // listingID is the `_id` of entry k. Entries live in the operations
@@ -71,26 +75,50 @@ func (l *listingState) saw(end int64) {
 // insertOpsListed inserts operation documents (insertNew: existing ones are
 // tolerated) together with the listing entry of jobIDs, at the number this
 // process expects to be free; if another process took it, the entry is
-// appended after the newest one.
-func (s *Store) insertOpsListed(ctx context.Context, docs []any, jobIDs []string) error {
+// appended after the newest one. It returns the entry's number, which the
+// jobs' documents record (Job.ListingEntry).
+func (s *Store) insertOpsListed(ctx context.Context, docs []any, jobIDs []string) (int64, error) {
 	k := s.listingState.end.Load()
 	entry := listingDoc{ID: listingID(k), Jobs: jobIDs, Time: s.now()}
+	if k == 0 {
+		legacy, err := s.anyJob(ctx)
+		if err != nil {
+			return 0, err
+		}
+		entry.Legacy = legacy
+	}
 	dup, err := s.insertNew(ctx, s.ops, append(slices.Clip(docs), entry))
 	if err != nil {
-		return fmt.Errorf("insert operations: %w", err)
+		return 0, fmt.Errorf("insert operations: %w", err)
 	}
 	for dup[len(dup)-1] {
-		// Another writer took k: continue after the newest entry.
+		// Another writer took k: continue after the newest entry (never
+		// entry 0 again, so Legacy no longer applies).
 		if k, err = s.listingEnd(ctx, k+1); err != nil {
-			return err
+			return 0, err
 		}
-		entry.ID = listingID(k)
+		entry.ID, entry.Legacy = listingID(k), false
 		if dup, err = s.insertNew(ctx, s.listing, []any{entry}); err != nil {
-			return fmt.Errorf("index jobs: %w", err)
+			return 0, fmt.Errorf("index jobs: %w", err)
 		}
 	}
 	s.listingState.saw(k + 1)
-	return nil
+	return k, nil
+}
+
+// anyJob reports whether any job is stored (the first document of either
+// collection: no scan).
+func (s *Store) anyJob(ctx context.Context) (bool, error) {
+	for _, coll := range []*mongo.Collection{s.active, s.jobs} {
+		err := coll.FindOne(ctx, bson.D{}, options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+		if err == nil {
+			return true, nil
+		}
+		if !errors.Is(err, mongo.ErrNoDocuments) {
+			return false, fmt.Errorf("look for stored jobs: %w", err)
+		}
+	}
+	return false, nil
 }
 
 // listingEnd returns the first free entry number. Every entry below from
@@ -135,8 +163,9 @@ func (s *Store) listingEnd(ctx context.Context, from int64) (int64, error) {
 }
 
 // ListPosition is where a listing continues: after job JobID of listing
-// entry Entry (Entry is unused when only unfinished states are listed,
-// which scans jobs_active by job id instead).
+// entry Entry. Entry -1 continues the jobs stored before the listing index
+// (see listingDoc.Legacy) by job id, and is unused when only unfinished
+// states are listed, which scans jobs_active by job id.
 type ListPosition struct {
 	Entry int64
 	JobID string
@@ -167,8 +196,14 @@ const maxListExamined = 1000
 // job by `_id`: jobs_active first, then jobs for the misses (GetJob's order,
 // so that a job moving to the archive meanwhile is not missed).
 func (s *Store) ListJobs(ctx context.Context, p ListJobsParams) ([]*Job, *ListPosition, error) {
+	if p.Limit <= 0 {
+		return nil, nil, fmt.Errorf("list jobs: limit %d is not positive", p.Limit)
+	}
 	if len(p.States) > 0 && !slices.ContainsFunc(p.States, JobState.Terminal) {
 		return s.listActive(ctx, p)
+	}
+	if p.After != nil && p.After.Entry < 0 {
+		return s.listLegacy(ctx, p, p.After.JobID, nil)
 	}
 	var after string
 	entry := int64(math.MaxInt64)
@@ -196,6 +231,9 @@ func (s *Store) ListJobs(ctx context.Context, p ListJobsParams) ([]*Job, *ListPo
 		seen     = map[string]bool{}
 		queue    []candidate
 		perRead  = int64(1)
+		// legacyBefore: entry 0 is Legacy, and older jobs have ids below
+		// its own.
+		legacyBefore string
 	)
 	for {
 		// Look up a page's worth of candidates (and one more, to know
@@ -219,6 +257,9 @@ func (s *Store) ListJobs(ctx context.Context, p ListJobsParams) ([]*Job, *ListPo
 					continue
 				}
 				k := entry - int64(i)
+				if k == 0 && d.Legacy && len(d.Jobs) > 0 {
+					legacyBefore = slices.Min(d.Jobs)
+				}
 				jobIDs := slices.Clone(d.Jobs)
 				slices.Sort(jobIDs)
 				slices.Reverse(jobIDs)
@@ -232,7 +273,14 @@ func (s *Store) ListJobs(ctx context.Context, p ListJobsParams) ([]*Job, *ListPo
 			entry -= n
 		}
 		if len(queue) == 0 {
-			return out, nil, nil
+			if legacyBefore == "" {
+				return out, nil, nil
+			}
+			// The index is exhausted: the jobs stored before it follow.
+			if len(out) == p.Limit {
+				return out, &ListPosition{Entry: -1, JobID: legacyBefore}, nil
+			}
+			return s.listLegacy(ctx, ListJobsParams{Limit: p.Limit - len(out), States: p.States}, legacyBefore, out)
 		}
 		cands := queue[:min(len(queue), chunk)]
 		queue = queue[len(cands):]
@@ -246,7 +294,10 @@ func (s *Store) ListJobs(ctx context.Context, p ListJobsParams) ([]*Job, *ListPo
 		}
 		for i, j := range jobs {
 			examined++
-			if j == nil || seen[j.ID] || !matches(j.State(), p.States) {
+			// A job is listed from the entry its document names: a create
+			// retried after an interrupted first attempt wrote two entries.
+			stale := j != nil && j.ListingEntry != nil && *j.ListingEntry != cands[i].entry
+			if j == nil || stale || seen[j.ID] || !matches(j.State(), p.States) {
 				if examined >= maxListExamined {
 					pos := ListPosition{Entry: cands[i].entry, JobID: cands[i].id}
 					return out, &pos, nil
@@ -326,6 +377,73 @@ func (s *Store) listActive(ctx context.Context, p ListJobsParams) ([]*Job, *List
 	}
 	if err := cur.Err(); err != nil {
 		return nil, nil, fmt.Errorf("list jobs: %w", err)
+	}
+	return out, nil, nil
+}
+
+// listLegacy lists, after the page so far (prefix), the jobs with ids below
+// before from both collections, newest first: the scan ListJobs used before
+// the listing index, for jobs stored before it existed. Positions are
+// Entry -1.
+func (s *Store) listLegacy(ctx context.Context, p ListJobsParams, before string, prefix []*Job) ([]*Job, *ListPosition, error) {
+	out := prefix
+	limit := len(prefix) + p.Limit
+	filter := bson.D{{Key: "_id", Value: bson.D{{Key: "$lt", Value: before}}}}
+	opts := options.Find().SetSort(bson.D{{Key: "_id", Value: -1}})
+	var curs [2]*mongo.Cursor
+	for k, coll := range []*mongo.Collection{s.active, s.jobs} {
+		cur, err := coll.Find(ctx, filter, opts)
+		if err != nil {
+			return nil, nil, fmt.Errorf("list jobs: %w", err)
+		}
+		defer cur.Close(ctx)
+		curs[k] = cur
+	}
+	// Merge the two descending streams; a job in both (moving to the
+	// archive) is listed once, from jobs.
+	var heads [2]*Job
+	next := func(k int) error {
+		heads[k] = nil
+		if curs[k].Next(ctx) {
+			var j Job
+			if err := curs[k].Decode(&j); err != nil {
+				return fmt.Errorf("decode job: %w", err)
+			}
+			heads[k] = &j
+		}
+		return curs[k].Err()
+	}
+	for k := range curs {
+		if err := next(k); err != nil {
+			return nil, nil, err
+		}
+	}
+	for heads[0] != nil || heads[1] != nil {
+		var j *Job
+		var err error
+		switch {
+		case heads[1] == nil || (heads[0] != nil && heads[0].ID > heads[1].ID):
+			j = heads[0]
+			err = next(0)
+		case heads[0] != nil && heads[0].ID == heads[1].ID:
+			j = heads[1]
+			if err = next(0); err == nil {
+				err = next(1)
+			}
+		default:
+			j = heads[1]
+			err = next(1)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if !matches(j.State(), p.States) {
+			continue
+		}
+		if len(out) == limit {
+			return out, &ListPosition{Entry: -1, JobID: out[len(out)-1].ID}, nil
+		}
+		out = append(out, j)
 	}
 	return out, nil, nil
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jobplane/jobplane/pkg/store"
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -226,5 +227,80 @@ func TestListJobsRareStateBounded(t *testing.T) {
 	got, pages := listAll(t, s, p, nil)
 	if len(got) != 1 || got[0] != ops[0].JobID || pages != 2 {
 		t.Fatalf("listed %v in %d pages, want the failed job in 2", got, pages)
+	}
+}
+
+// A create retried after its first attempt stopped before the job document
+// (same request_id) writes a second listing entry for the same job; the job
+// is still listed once, across pages.
+func TestListJobsRetriedCreateListedOnce(t *testing.T) {
+	t.Parallel()
+	s, b := setup(t)
+	ctx := t.Context()
+	first := newJob("1")
+	first.RequestID = "retried"
+	a, _, _, err := s.CreateJob(ctx, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As if the first attempt had stopped before its commit point.
+	if _, err := b.db.Collection("jobs_active").DeleteOne(ctx, bson.D{{Key: "_id", Value: a.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if _, _, _, err := s.CreateJob(ctx, newJob("2")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again, _, created, err := s.CreateJob(ctx, first)
+	if err != nil || !created || again.ID != a.ID {
+		t.Fatalf("retry: %v created=%v id %s, want the same job %s", err, created, again.ID, a.ID)
+	}
+	ids, _ := listAll(t, s, store.ListJobsParams{Limit: 3}, nil)
+	if len(ids) != 6 || ids[0] != a.ID {
+		t.Fatalf("listed %v, want 6 jobs, the retried one first (its newest entry)", ids)
+	}
+}
+
+// Jobs stored before the listing index existed (an upgrade) are listed
+// after the indexed ones, and a page token of the previous version (a job
+// id, no entry) continues by job id.
+func TestListJobsAfterUpgrade(t *testing.T) {
+	t.Parallel()
+	s, b := setup(t)
+	ctx := t.Context()
+	var old []any
+	var oldIDs []string
+	for range 4 {
+		id := store.NewJobID()
+		old = append(old, &store.Job{ID: id, Total: 1, Succeeded: 1, CreateTime: time.Now().UTC(), UpdateTime: time.Now().UTC()})
+		oldIDs = append(oldIDs, id)
+	}
+	if _, err := b.db.Collection("jobs").InsertMany(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	var newIDs []string
+	for range 3 {
+		j, _, _, err := s.CreateJob(ctx, newJob("1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		newIDs = append(newIDs, j.ID)
+	}
+	slices.Reverse(oldIDs)
+	slices.Reverse(newIDs)
+	want := append(slices.Clone(newIDs), oldIDs...)
+	for _, limit := range []int{2, 3, 10} {
+		got, _ := listAll(t, s, store.ListJobsParams{Limit: limit}, nil)
+		if !slices.Equal(got, want) {
+			t.Errorf("limit %d: listed %v, want %v", limit, got, want)
+		}
+	}
+	got, _ := listAll(t, s, store.ListJobsParams{Limit: 2, After: &store.ListPosition{Entry: -1, JobID: oldIDs[0]}}, nil)
+	if !slices.Equal(got, oldIDs[1:]) {
+		t.Errorf("from an old token: listed %v, want %v", got, oldIDs[1:])
+	}
+	if _, _, err := s.ListJobs(ctx, store.ListJobsParams{}); err == nil {
+		t.Error("limit 0 accepted")
 	}
 }

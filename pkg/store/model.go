@@ -69,6 +69,9 @@ type Job struct {
 	Cancelled    int64     `bson:"cancelled"`
 	CreateTime   time.Time `bson:"create_time"`
 	UpdateTime   time.Time `bson:"update_time"`
+	// ListingEntry is the listing entry (listing.go) the job is listed
+	// from; nil for jobs stored before the listing index existed.
+	ListingEntry *int64 `bson:"listing_entry,omitempty"`
 }
 
 // CompleteTime is when the job reached a terminal state: the time of the

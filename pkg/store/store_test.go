@@ -323,8 +323,8 @@ func TestDelete(t *testing.T) {
 	}
 	for _, coll := range []string{"jobs", "jobs_active", "operations", "results", "requests", "outbox", "adoptions"} {
 		// Listing entries (in operations, without a job_id) stay: see listingID.
-		if n, _ := b.db.Collection(coll).CountDocuments(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$not", Value: bson.D{{Key: "$regex", Value: "^listing-"}}}}}}); n != 0 {
-			t.Errorf("%s left: %d", coll, n)
+		if n, err := b.db.Collection(coll).CountDocuments(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$not", Value: bson.D{{Key: "$regex", Value: "^listing-"}}}}}}); err != nil || n != 0 {
+			t.Errorf("%s left: %d (%v)", coll, n, err)
 		}
 	}
 	// The request_id can be used again.

@@ -237,7 +237,10 @@ func (s *jobService) ListJobs(ctx context.Context, req *jobsv1.ListJobsRequest) 
 	}
 	params := store.ListJobsParams{Limit: size, States: states}
 	if tok.After != "" {
-		params.After = &store.ListPosition{Entry: tok.Index, JobID: tok.After}
+		// Index is the listing entry + 1: a token of the version before the
+		// listing index (Index 0, After = the last job id) continues as a
+		// listing by job id (entry -1), as it did then.
+		params.After = &store.ListPosition{Entry: tok.Index - 1, JobID: tok.After}
 	}
 	jobs, next, err := s.store.ListJobs(ctx, params)
 	if err != nil {
@@ -248,7 +251,7 @@ func (s *jobService) ListJobs(ctx context.Context, req *jobsv1.ListJobsRequest) 
 		resp.Jobs = append(resp.Jobs, jobToProto(j))
 	}
 	if next != nil {
-		resp.NextPageToken = pagetoken.Encode(pagetoken.Token{After: next.JobID, Index: next.Entry, Query: query})
+		resp.NextPageToken = pagetoken.Encode(pagetoken.Token{After: next.JobID, Index: next.Entry + 1, Query: query})
 	}
 	return resp, nil
 }

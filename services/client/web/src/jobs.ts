@@ -38,7 +38,12 @@ export async function jobsPage(root: HTMLElement, _: string[], signal: AbortSign
       const res = await get<ListJobs>(`/v1/jobs?${q}`, signal);
       next = res.next_page_token ?? "";
       replace(tbody, (res.jobs ?? []).map(jobRow));
-      if (!res.jobs?.length) replace(tbody, h("tr", {}, h("td", { colspan: 6, class: "muted" }, filter ? `No ${filter.toLowerCase()} jobs.` : "No jobs yet: create one below.")));
+      // A filtered page looks at a bounded number of jobs, so it can be empty
+      // and still have older pages.
+      const none = !filter ? "No jobs yet: create one below."
+        : next ? `No ${filter.toLowerCase()} jobs on this page: older ones follow (Older →).`
+        : `No ${filter.toLowerCase()} jobs.`;
+      if (!res.jobs?.length) replace(tbody, h("tr", {}, h("td", { colspan: 6, class: "muted" }, none)));
       prev.disabled = tokens.length <= 1;
       nextBtn.disabled = !next;
       pageLabel.textContent = `Page ${tokens.length}`;
