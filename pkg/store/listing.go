@@ -79,9 +79,17 @@ func (l *listingState) saw(end int64) {
 // jobs' documents record (Job.ListingEntry).
 func (s *Store) insertOpsListed(ctx context.Context, docs []any, jobIDs []string) (int64, error) {
 	k := s.listingState.end.Load()
+	if k == 0 {
+		// A new process, or a new index: find the end rather than collide
+		// with entry 0.
+		var err error
+		if k, err = s.listingEnd(ctx, 0); err != nil {
+			return 0, err
+		}
+	}
 	entry := listingDoc{ID: listingID(k), Jobs: jobIDs, Time: s.now()}
 	if k == 0 {
-		legacy, err := s.anyJob(ctx)
+		legacy, err := anyDoc(ctx, s.active, s.jobs)
 		if err != nil {
 			return 0, err
 		}
@@ -98,7 +106,7 @@ func (s *Store) insertOpsListed(ctx context.Context, docs []any, jobIDs []string
 			return 0, err
 		}
 		entry.ID, entry.Legacy = listingID(k), false
-		if dup, err = s.insertNew(ctx, s.listing, []any{entry}); err != nil {
+		if dup, err = s.insertNew(ctx, s.ops, []any{entry}); err != nil {
 			return 0, fmt.Errorf("index jobs: %w", err)
 		}
 	}
@@ -106,16 +114,16 @@ func (s *Store) insertOpsListed(ctx context.Context, docs []any, jobIDs []string
 	return k, nil
 }
 
-// anyJob reports whether any job is stored (the first document of either
-// collection: no scan).
-func (s *Store) anyJob(ctx context.Context) (bool, error) {
-	for _, coll := range []*mongo.Collection{s.active, s.jobs} {
+// anyDoc reports whether any of the collections holds a document (reads
+// the first one of each: no scan).
+func anyDoc(ctx context.Context, colls ...*mongo.Collection) (bool, error) {
+	for _, coll := range colls {
 		err := coll.FindOne(ctx, bson.D{}, options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
 		if err == nil {
 			return true, nil
 		}
 		if !errors.Is(err, mongo.ErrNoDocuments) {
-			return false, fmt.Errorf("look for stored jobs: %w", err)
+			return false, fmt.Errorf("read %s: %w", coll.Name(), err)
 		}
 	}
 	return false, nil
@@ -125,7 +133,7 @@ func (s *Store) anyJob(ctx context.Context) (bool, error) {
 // must exist (from = 0 always qualifies).
 func (s *Store) listingEnd(ctx context.Context, from int64) (int64, error) {
 	has := func(k int64) (bool, error) {
-		err := s.listing.FindOne(ctx, byID(listingID(k)), options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+		err := s.ops.FindOne(ctx, byID(listingID(k)), options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
 		if errors.Is(err, mongo.ErrNoDocuments) {
 			return false, nil
 		}
@@ -163,9 +171,9 @@ func (s *Store) listingEnd(ctx context.Context, from int64) (int64, error) {
 }
 
 // ListPosition is where a listing continues: after job JobID of listing
-// entry Entry. Entry -1 continues the jobs stored before the listing index
-// (see listingDoc.Legacy) by job id, and is unused when only unfinished
-// states are listed, which scans jobs_active by job id.
+// entry Entry. Entry -1 is a listing by job id (listScan): of the jobs
+// stored before the listing index (see listingDoc.Legacy), or of jobs_active
+// when only unfinished states are listed.
 type ListPosition struct {
 	Entry int64
 	JobID string
@@ -200,15 +208,19 @@ func (s *Store) ListJobs(ctx context.Context, p ListJobsParams) ([]*Job, *ListPo
 		return nil, nil, fmt.Errorf("list jobs: limit %d is not positive", p.Limit)
 	}
 	if len(p.States) > 0 && !slices.ContainsFunc(p.States, JobState.Terminal) {
-		return s.listActive(ctx, p)
+		before := ""
+		if p.After != nil {
+			before = p.After.JobID
+		}
+		return s.listScan(ctx, []*mongo.Collection{s.active}, p, before, nil)
 	}
 	if p.After != nil && p.After.Entry < 0 {
-		return s.listLegacy(ctx, p, p.After.JobID, nil)
+		return s.listScan(ctx, []*mongo.Collection{s.active, s.jobs}, p, p.After.JobID, nil)
 	}
-	var after string
-	entry := int64(math.MaxInt64)
+	// Jobs of entry skipEntry at or above after were listed already.
+	entry, skipEntry, after := int64(math.MaxInt64), int64(-1), ""
 	if p.After != nil {
-		entry, after = p.After.Entry, p.After.JobID
+		entry, skipEntry, after = p.After.Entry, p.After.Entry, p.After.JobID
 	}
 	if entry >= s.listingState.end.Load() {
 		// The newest entry, or a position past it (a token can carry any
@@ -248,7 +260,7 @@ func (s *Store) ListJobs(ctx context.Context, p ListJobsParams) ([]*Job, *ListPo
 			for i := range n {
 				ids[i] = listingID(entry - i)
 			}
-			docs, err := findByID[listingDoc](ctx, s.listing, ids)
+			docs, err := findByID[listingDoc](ctx, s.ops, ids)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -264,7 +276,7 @@ func (s *Store) ListJobs(ctx context.Context, p ListJobsParams) ([]*Job, *ListPo
 				slices.Sort(jobIDs)
 				slices.Reverse(jobIDs)
 				for _, id := range jobIDs {
-					if k == p.After.entryOr(-1) && id >= after {
+					if k == skipEntry && id >= after {
 						continue
 					}
 					queue = append(queue, candidate{k, id})
@@ -280,7 +292,7 @@ func (s *Store) ListJobs(ctx context.Context, p ListJobsParams) ([]*Job, *ListPo
 			if len(out) == p.Limit {
 				return out, &ListPosition{Entry: -1, JobID: legacyBefore}, nil
 			}
-			return s.listLegacy(ctx, ListJobsParams{Limit: p.Limit - len(out), States: p.States}, legacyBefore, out)
+			return s.listScan(ctx, []*mongo.Collection{s.active, s.jobs}, p, legacyBefore, out)
 		}
 		cands := queue[:min(len(queue), chunk)]
 		queue = queue[len(cands):]
@@ -314,13 +326,6 @@ func (s *Store) ListJobs(ctx context.Context, p ListJobsParams) ([]*Job, *ListPo
 	}
 }
 
-func (p *ListPosition) entryOr(def int64) int64 {
-	if p == nil {
-		return def
-	}
-	return p.Entry
-}
-
 // readJobs reads jobs by `_id` in GetJob's order (see ListJobs); a job in
 // neither collection (deleted, or never committed) is nil.
 func (s *Store) readJobs(ctx context.Context, ids []string) ([]*Job, error) {
@@ -349,101 +354,66 @@ func (s *Store) readJobs(ctx context.Context, ids []string) ([]*Job, error) {
 	return jobs, nil
 }
 
-// listActive lists unfinished jobs from jobs_active, newest first (a scan
-// of a small collection).
-func (s *Store) listActive(ctx context.Context, p ListJobsParams) ([]*Job, *ListPosition, error) {
+// listScan continues the page so far (prefix) up to p.Limit jobs with the
+// jobs below before (all of them if empty) from colls, newest first, each
+// job once (from the last collection holding it: jobs after jobs_active,
+// as a moving job is archived before it leaves jobs_active). It scans and
+// sorts: for jobs_active (small) and for the jobs stored before the listing
+// index. Positions are Entry -1.
+func (s *Store) listScan(ctx context.Context, colls []*mongo.Collection, p ListJobsParams, before string, prefix []*Job) ([]*Job, *ListPosition, error) {
 	filter := bson.D{}
-	if p.After != nil {
-		filter = bson.D{{Key: "_id", Value: bson.D{{Key: "$lt", Value: p.After.JobID}}}}
+	if before != "" {
+		filter = bson.D{{Key: "_id", Value: bson.D{{Key: "$lt", Value: before}}}}
 	}
-	cur, err := s.active.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "_id", Value: -1}}))
-	if err != nil {
-		return nil, nil, fmt.Errorf("list jobs: %w", err)
-	}
-	defer cur.Close(ctx)
-	var out []*Job
-	for cur.Next(ctx) {
-		var j Job
-		if err := cur.Decode(&j); err != nil {
-			return nil, nil, fmt.Errorf("decode job: %w", err)
-		}
-		if !matches(j.State(), p.States) {
-			continue
-		}
-		if len(out) == p.Limit {
-			return out, &ListPosition{JobID: out[len(out)-1].ID}, nil
-		}
-		out = append(out, &j)
-	}
-	if err := cur.Err(); err != nil {
-		return nil, nil, fmt.Errorf("list jobs: %w", err)
-	}
-	return out, nil, nil
-}
-
-// listLegacy lists, after the page so far (prefix), the jobs with ids below
-// before from both collections, newest first: the scan ListJobs used before
-// the listing index, for jobs stored before it existed. Positions are
-// Entry -1.
-func (s *Store) listLegacy(ctx context.Context, p ListJobsParams, before string, prefix []*Job) ([]*Job, *ListPosition, error) {
-	out := prefix
-	limit := len(prefix) + p.Limit
-	filter := bson.D{{Key: "_id", Value: bson.D{{Key: "$lt", Value: before}}}}
 	opts := options.Find().SetSort(bson.D{{Key: "_id", Value: -1}})
-	var curs [2]*mongo.Cursor
-	for k, coll := range []*mongo.Collection{s.active, s.jobs} {
+	curs := make([]*mongo.Cursor, len(colls))
+	heads := make([]*Job, len(colls))
+	next := func(k int) error {
+		heads[k] = nil
+		if curs[k].Next(ctx) {
+			heads[k] = &Job{}
+			if err := curs[k].Decode(heads[k]); err != nil {
+				return fmt.Errorf("decode job: %w", err)
+			}
+		}
+		return curs[k].Err()
+	}
+	for k, coll := range colls {
 		cur, err := coll.Find(ctx, filter, opts)
 		if err != nil {
 			return nil, nil, fmt.Errorf("list jobs: %w", err)
 		}
 		defer cur.Close(ctx)
 		curs[k] = cur
-	}
-	// Merge the two descending streams; a job in both (moving to the
-	// archive) is listed once, from jobs.
-	var heads [2]*Job
-	next := func(k int) error {
-		heads[k] = nil
-		if curs[k].Next(ctx) {
-			var j Job
-			if err := curs[k].Decode(&j); err != nil {
-				return fmt.Errorf("decode job: %w", err)
-			}
-			heads[k] = &j
-		}
-		return curs[k].Err()
-	}
-	for k := range curs {
 		if err := next(k); err != nil {
 			return nil, nil, err
 		}
 	}
-	for heads[0] != nil || heads[1] != nil {
+	out := prefix
+	for {
+		// The newest head; on a tie, the later collection's copy.
 		var j *Job
-		var err error
-		switch {
-		case heads[1] == nil || (heads[0] != nil && heads[0].ID > heads[1].ID):
-			j = heads[0]
-			err = next(0)
-		case heads[0] != nil && heads[0].ID == heads[1].ID:
-			j = heads[1]
-			if err = next(0); err == nil {
-				err = next(1)
+		for _, h := range heads {
+			if h != nil && (j == nil || h.ID >= j.ID) {
+				j = h
 			}
-		default:
-			j = heads[1]
-			err = next(1)
 		}
-		if err != nil {
-			return nil, nil, err
+		if j == nil {
+			return out, nil, nil
+		}
+		for k, h := range heads {
+			if h != nil && h.ID == j.ID {
+				if err := next(k); err != nil {
+					return nil, nil, err
+				}
+			}
 		}
 		if !matches(j.State(), p.States) {
 			continue
 		}
-		if len(out) == limit {
+		if len(out) == p.Limit {
 			return out, &ListPosition{Entry: -1, JobID: out[len(out)-1].ID}, nil
 		}
 		out = append(out, j)
 	}
-	return out, nil, nil
 }

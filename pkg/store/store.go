@@ -89,8 +89,7 @@ type Store struct {
 	dispatches *mongo.Collection
 	leases     *mongo.Collection
 	deletions  *mongo.Collection
-	// listing and listingState: the listing index (listing.go).
-	listing      *mongo.Collection
+	// listingState: this process's view of the listing index (listing.go).
 	listingState listingState
 	now          func() time.Time
 	// uncounted: see ApplyResults.
@@ -159,7 +158,6 @@ func New(client *mongo.Client, database string) *Store {
 		dispatches: db.Collection("dispatches"),
 		leases:     db.Collection("leases"),
 		deletions:  db.Collection("deletions"),
-		listing:    db.Collection("operations"), // listing entries live there: see listingID
 		uncounted:  &uncountedSet{},
 		writes:     make(chan struct{}, 1),
 		now:        func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) },
