@@ -313,17 +313,14 @@ func (s *Store) MarkPublished(ctx context.Context, jobID string) error {
 // `jobs_active`, so a miss there followed by a read of `jobs` cannot miss a
 // job that exists.
 func (s *Store) GetJob(ctx context.Context, id string) (*Job, error) {
-	for _, coll := range []*mongo.Collection{s.active, s.jobs} {
-		var j Job
-		err := coll.FindOne(ctx, byID(id)).Decode(&j)
-		if err == nil {
-			return &j, nil
-		}
-		if !errors.Is(err, mongo.ErrNoDocuments) {
-			return nil, fmt.Errorf("get job: %w", err)
-		}
+	jobs, err := s.readJobs(ctx, []string{id})
+	if err != nil {
+		return nil, fmt.Errorf("get job: %w", err)
 	}
-	return nil, fmt.Errorf("job %s: %w", id, ErrNotFound)
+	if jobs[0] == nil {
+		return nil, fmt.Errorf("job %s: %w", id, ErrNotFound)
+	}
+	return jobs[0], nil
 }
 
 // finish moves a completed job from jobs_active to jobs (insert first, then
