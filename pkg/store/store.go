@@ -399,28 +399,23 @@ type deletionDoc struct {
 // inserts the tombstone before deleting, so an archive insert that came after
 // the deletion sees it here.
 func (s *Store) buryDeleted(ctx context.Context, ids []string) error {
+	// Usually there is no tombstone at all: one read of the first document
+	// instead of a lookup per job.
 	if len(ids) == 0 {
 		return nil
 	}
-	filter := byID(ids[0])
-	if len(ids) > 1 {
-		// A scan of a small collection (tombstones of the last hour).
-		filter = bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}
+	if any, err := anyDoc(ctx, s.deletions); err != nil || !any {
+		return err
 	}
-	cur, err := s.deletions.Find(ctx, filter)
+	dead, err := findByID[deletionDoc](ctx, s.deletions, ids)
 	if err != nil {
-		return fmt.Errorf("read deletions: %w", err)
+		return err
 	}
-	var dead []deletionDoc
-	if err := cur.All(ctx, &dead); err != nil {
-		return fmt.Errorf("read deletions: %w", err)
-	}
-	if len(dead) == 0 {
-		return nil
-	}
-	gone := make([]string, len(dead))
-	for i, d := range dead {
-		gone[i] = d.ID
+	var gone []string
+	for _, d := range dead {
+		if d != nil {
+			gone = append(gone, d.ID)
+		}
 	}
 	if err := s.deleteByID(ctx, s.jobs, gone); err != nil {
 		return fmt.Errorf("remove deleted jobs from archive: %w", err)
