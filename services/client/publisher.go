@@ -64,6 +64,7 @@ func route(job *store.Job) []byte {
 // (acks=all) as dispatch number attempt (1 = the first, by CreateJob).
 func (p *publisher) publishOperations(ctx context.Context, job *store.Job, ops []store.Operation, attempt int32) error {
 	submit := timestamppb.New(job.CreateTime)
+	routeTo := route(job)
 	msgs := make([]kafka.Message, 0, min(len(ops), publishChunk))
 	for start := 0; start < len(ops); start += publishChunk {
 		msgs = msgs[:0]
@@ -81,8 +82,8 @@ func (p *publisher) publishOperations(ctx context.Context, job *store.Job, ops [
 			if err != nil {
 				return err
 			}
-			if r := route(job); r != nil {
-				m.Headers = append(m.Headers, kafka.Header{Key: partition.RouteHeader, Value: r})
+			if routeTo != nil {
+				m.Headers = append(m.Headers, kafka.Header{Key: partition.RouteHeader, Value: routeTo})
 			}
 			msgs = append(msgs, m)
 		}
