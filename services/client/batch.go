@@ -20,19 +20,18 @@ import (
 // at 2.5 ms a call. An entry that lives 100 ms longer costs nothing: the
 // relay only looks at entries older than RELAY_OUTBOX_DELAY.
 type outboxCleaner struct {
-	store  *store.Store
-	log    *slog.Logger
-	ids    chan string
-	done   chan struct{}
-	once   sync.Once
-	linger time.Duration
+	store *store.Store
+	log   *slog.Logger
+	ids   chan string
+	done  chan struct{}
+	once  sync.Once
 }
 
 // cleanerLinger is how long the cleaner collects entries before a delete.
 const cleanerLinger = 100 * time.Millisecond
 
 func newOutboxCleaner(st *store.Store, log *slog.Logger) *outboxCleaner {
-	c := &outboxCleaner{store: st, log: log, ids: make(chan string, 4096), done: make(chan struct{}), linger: cleanerLinger}
+	c := &outboxCleaner{store: st, log: log, ids: make(chan string, 4096), done: make(chan struct{})}
 	go c.run()
 	return c
 }
@@ -59,7 +58,7 @@ func (c *outboxCleaner) run() {
 		batch = append(batch[:0], id)
 		// Collect for up to linger after the first entry, or until a full
 		// batch, or until Stop.
-		timer := time.NewTimer(c.linger)
+		timer := time.NewTimer(cleanerLinger)
 	collect:
 		for len(batch) < cap(batch) {
 			select {
