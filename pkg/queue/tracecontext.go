@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"slices"
 	"strconv"
 
 	"github.com/segmentio/kafka-go"
@@ -104,7 +105,7 @@ func StartProcess(ctx context.Context, tracer trace.Tracer, prop propagation.Tex
 	if tracer == nil {
 		return ctx, noop.Span{}
 	}
-	if _, ok := Header(m, "traceparent"); ok { // skip the propagator without context
+	if slices.ContainsFunc(m.Headers, func(h kafka.Header) bool { return h.Key == "traceparent" }) { // skip the propagator without context (no string conversion)
 		ctx = prop.Extract(ctx, Carrier(m))
 	}
 	ctx, span := tracer.Start(ctx, "process "+m.Topic, trace.WithSpanKind(trace.SpanKindConsumer))
