@@ -528,7 +528,11 @@ func cmdStats(ctx context.Context, env *cmdEnv, args []string) error {
 
 func cmdBench(ctx context.Context, env *cmdEnv, args []string) error {
 	c := newCommon(env, "bench", "bench [--workload w1|w2|w3|w4] [--jobs N] [--ops N] [--concurrency N] [--rate JOBS/S] [--metrics [NAME=]URL]... [--json | --json-file PATH]", 30*time.Minute)
-	workload := c.fs.String("workload", "w1", "preset: w1 2,000 jobs × 10 ops, 16 callers; w2 200 × 1,000, 16; w3 1 × 100,000, 1; w4 rate sweep of W1-shaped load")
+	presets := make([]string, len(bench.Workloads))
+	for i, w := range bench.Workloads {
+		presets[i] = w.Name + ": " + w.About
+	}
+	workload := c.fs.String("workload", "w1", "preset; "+strings.Join(presets, "; "))
 	var cfg bench.Config
 	c.fs.IntVar(&cfg.Jobs, "jobs", 0, "jobs to submit (0: the workload's; w4: of the peak measurement, default 500)")
 	c.fs.IntVar(&cfg.OpsPerJob, "ops", 0, "operations per job (0: the workload's)")

@@ -13,8 +13,8 @@ import (
 // SweepConfig is W4: W1-shaped load at increasing paced rates, to find the
 // highest rate whose p99 job latency stays under a target.
 type SweepConfig struct {
-	// Base is the shape of every step (OpsPerJob, Concurrency, Metrics,
-	// Token, …); Jobs and Rate are set per step.
+	// Base is the shape of every step (OpsPerJob, Concurrency, Metrics, …);
+	// Jobs and Rate are set per step.
 	Base Config
 	// PeakOpsPerSecond is the full-speed throughput the steps are fractions
 	// of; 0 measures it first with PeakJobs jobs (default 500) unpaced.
