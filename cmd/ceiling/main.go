@@ -130,16 +130,17 @@ func startDevstack(ctx context.Context, bin, dir string, cfg *ceiling.Config) (s
 		_ = cmd.Process.Signal(os.Interrupt)
 		_ = cmd.Wait()
 	}
+	// The banner names the engines' addresses; the ready line ends it.
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
 		line := sc.Text()
-		if strings.Contains(line, devstack.ReadyLine) {
+		switch f := strings.Fields(line); {
+		case len(f) >= 2 && f[0] == "mongodb":
+			cfg.MongoURI = f[1]
+		case len(f) >= 2 && f[0] == "kafka":
+			cfg.Brokers = strings.Split(f[1], ",")
+		case strings.Contains(line, devstack.ReadyLine):
 			go func() { _, _ = io.Copy(io.Discard, out) }()
-			cfg.MongoURI = fmt.Sprintf("mongodb://127.0.0.1:%d/", devstackMongoPort)
-			cfg.Brokers = nil
-			for i := range 3 { // devstack's three brokers
-				cfg.Brokers = append(cfg.Brokers, fmt.Sprintf("127.0.0.1:%d", devstackKafkaPort+i))
-			}
 			return stop, nil
 		}
 	}
