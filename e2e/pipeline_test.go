@@ -107,8 +107,18 @@ func TestPipeline(t *testing.T) {
 		}
 		s.awaitJob(t, job.ID, 60*time.Second)
 		ops := s.operations(t, job.ID)
+		// As times, not strings: protobuf JSON writes no fraction for a
+		// whole second ("…:13Z" sorts after "…:13.034Z" as a string).
+		completed := func(op restOp) time.Time {
+			t.Helper()
+			ts, err := time.Parse(time.RFC3339Nano, op.CompleteTime)
+			if err != nil {
+				t.Fatalf("operation complete_time %q: %v", op.CompleteTime, err)
+			}
+			return ts
+		}
 		for i := 1; i < len(ops); i++ {
-			if ops[i].CompleteTime < ops[i-1].CompleteTime {
+			if completed(ops[i]).Before(completed(ops[i-1])) {
 				t.Fatalf("operation %d finished at %s, before operation %d at %s", i, ops[i].CompleteTime, i-1, ops[i-1].CompleteTime)
 			}
 			if ops[i].WorkerNode != ops[0].WorkerNode {
