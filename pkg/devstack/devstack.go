@@ -125,7 +125,6 @@ func Run(ctx context.Context, cfg Config) error {
 		"KAFKA_SESSION_TIMEOUT=6s",
 		"KAFKA_REBALANCE_TIMEOUT=6s",
 		"KAFKA_JOIN_GROUP_BACKOFF=200ms",
-		"KAFKA_FETCH_MAX_WAIT=100ms",
 		"ENCRYPT_KEY=ZGV2c3RhY2stZW5jcnlwdC1rZXktMzItYnl0ZXMhISE=",
 	}
 	if cfg.TLS {

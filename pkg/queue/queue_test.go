@@ -182,3 +182,48 @@ func receive(t *testing.T, got <-chan string, what string) string {
 		return ""
 	}
 }
+
+// TestConsumerStopsWithoutWaitingForLongPolls: a partition's reader blocked
+// in a fetch long poll (MaxWait) must not hold up Stop. Stop ends the
+// generation as a rebalance does (the partition loops must return), so this
+// also keeps a rebalance from waiting for the polls. With a two-minute
+// MaxWait, a Stop that waited for them would not return within the bound.
+func TestConsumerStopsWithoutWaitingForLongPolls(t *testing.T) {
+	t.Parallel()
+	brokers, topic := setup(t)
+	w := queue.NewWriter(queue.WriterConfig{Brokers: brokers})
+	defer w.Close()
+	got := make(chan string, 1)
+	c := queue.NewConsumer(queue.ConsumerConfig{
+		Brokers: brokers, Topic: topic, GroupID: "long-poll",
+		HeartbeatInterval: 100 * time.Millisecond, SessionTimeout: time.Second, RebalanceTimeout: time.Second,
+		JoinGroupBackoff: 100 * time.Millisecond, MaxWait: 2 * time.Minute, ShutdownTimeout: 5 * time.Second,
+	}, func(_ context.Context, _ int, batch []kafka.Message) error {
+		select {
+		case got <- string(batch[0].Value):
+		default:
+		}
+		return nil
+	})
+	if err := c.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// A message consumed means the partitions' readers are running; the
+	// other five are now in their long polls, and so is this one's next.
+	if err := w.WriteMessages(t.Context(), kafka.Message{Topic: topic, Key: []byte("k"), Value: []byte("v")}); err != nil {
+		t.Fatal(err)
+	}
+	if v := receive(t, got, "the message"); v != "v" {
+		t.Fatalf("consumed %q", v)
+	}
+	stopped := make(chan struct{})
+	go func() {
+		c.Stop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Stop waited for the readers' fetch long polls (MaxWait)")
+	}
+}

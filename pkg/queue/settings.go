@@ -42,7 +42,7 @@ func SettingsFromEnv(r *env.Reader) Settings {
 			SessionTimeout:    r.Duration("KAFKA_SESSION_TIMEOUT", 30*time.Second),
 			RebalanceTimeout:  r.Duration("KAFKA_REBALANCE_TIMEOUT", 30*time.Second),
 			JoinGroupBackoff:  r.Duration("KAFKA_JOIN_GROUP_BACKOFF", time.Second),
-			MaxWait:           r.Duration("KAFKA_FETCH_MAX_WAIT", 250*time.Millisecond),
+			MaxWait:           r.Duration("KAFKA_FETCH_MAX_WAIT", time.Second),
 		},
 		Security: SecurityFromEnv(r),
 	}
