@@ -100,6 +100,11 @@ func (s *Store) CreateJobs(ctx context.Context, batch []NewJob) []Created {
 				err = fmt.Errorf("insert jobs: %w", err)
 			}
 		}
+		if err == nil {
+			for _, d := range jobDocs {
+				s.recent.put(d.(*Job))
+			}
+		}
 		if err != nil {
 			for i := range out {
 				if !slow[i] {

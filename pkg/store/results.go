@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -133,7 +134,7 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 	// client's publisher). The applier is the single writer of a job's
 	// counters (results are keyed by job id), so what it read stays true
 	// until it writes.
-	current, err := findByID[Job](ctx, s.active, counting)
+	current, err := s.currentJobs(ctx, counting, deltas)
 	if err != nil {
 		return st, err
 	}
@@ -215,13 +216,56 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 	// Finished jobs move to `jobs` together, with their final counters: one
 	// insert and one delete for the batch rather than an update and two
 	// writes per job. Their outcomes are counted once that lands.
-	if err := s.finishMany(ctx, finished); err != nil {
+	gone, err := s.finishMany(ctx, finished)
+	if err != nil {
 		return st, err
 	}
 	for _, c := range finishedCounting {
 		s.uncounted.drop(c)
 	}
+	for _, id := range gone {
+		// Deleted meanwhile (see buryDeleted): its outcomes are gone too.
+		st.Completed = slices.DeleteFunc(st.Completed, func(j *Job) bool { return j.ID == id })
+		d := deltas[id]
+		st.Orphans += len(d.inserted)
+		st.ByState[OpSucceeded] -= int(d.succeeded)
+		st.ByState[OpFailed] -= int(d.failed)
+		st.ByState[OpCancelled] -= int(d.cancelled)
+	}
 	return st, nil
+}
+
+// currentJobs returns the jobs of counting as they are now (nil: gone from
+// jobs_active), reading from jobs_active only those that need it. A job
+// this process created lately (s.recent) needs no read when this call counts
+// the outcome of every one of its operations: its final counters are
+// exactly those outcomes, whatever jobs_active holds meanwhile (a counter
+// update of an earlier call of this process that failed but landed, a
+// reconciliation), and every other field of a job is fixed at its creation.
+// A job with duplicates in the batch takes the read path (countReplays).
+// If the job was deleted meanwhile, its archive insert brings it back and
+// finishMany's buryDeleted removes it again with its outcomes.
+func (s *Store) currentJobs(ctx context.Context, counting []string, deltas map[string]*jobDelta) ([]*Job, error) {
+	current := make([]*Job, len(counting))
+	var read []string
+	var at []int
+	for i, jobID := range counting {
+		d := deltas[jobID]
+		if j, ok := s.recent.get(jobID); ok && len(d.dups) == 0 && d.coversAll(j) {
+			current[i] = j
+			continue
+		}
+		read = append(read, jobID)
+		at = append(at, i)
+	}
+	got, err := findByID[Job](ctx, s.active, read)
+	if err != nil {
+		return nil, err
+	}
+	for k, j := range got {
+		current[at[k]] = j
+	}
+	return current, nil
 }
 
 // recount sets j's counters (in memory and in jobs_active) to its stored
@@ -266,6 +310,22 @@ type jobDelta struct {
 	// adoptions), held in Store.uncounted until the counter update lands.
 	counting []string
 	dups     []int
+}
+
+// coversAll reports whether the outcomes d counts are one for each
+// operation of j: as many as j has, each a valid operation id of j (the batch
+// was deduplicated, so they are distinct), each counted in a state.
+func (d *jobDelta) coversAll(j *Job) bool {
+	if int64(len(d.counting)) != j.Total || d.succeeded+d.failed+d.cancelled != j.Total {
+		return false
+	}
+	for _, id := range d.counting {
+		jobID, index, err := ParseOperationID(id)
+		if err != nil || jobID != j.ID || index >= j.Total {
+			return false
+		}
+	}
+	return true
 }
 
 func (d *jobDelta) add(state OpState) {

@@ -94,6 +94,8 @@ type Store struct {
 	now          func() time.Time
 	// uncounted: see ApplyResults.
 	uncounted *uncountedSet
+	// recent: the jobs this process created lately (see recentJobs).
+	recent *recentJobs
 	// writes makes this process's hot-path writes (inserts, bulk deletes
 	// and counter updates) take turns. SQLite, under FerretDB, has a single
 	// writer and makes a blocked writer sleep and retry (1, 2, 5, 10 ms…),
@@ -145,7 +147,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 // New wraps an existing client.
 func New(client *mongo.Client, database string) *Store {
 	db := client.Database(database)
-	return &Store{
+	s := &Store{
 		client:     client,
 		db:         db,
 		jobs:       db.Collection("jobs"),
@@ -162,6 +164,8 @@ func New(client *mongo.Client, database string) *Store {
 		writes:     make(chan struct{}, 1),
 		now:        func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) },
 	}
+	s.recent = newRecentJobs(func() time.Time { return s.now() })
+	return s
 }
 
 // Close disconnects from MongoDB.
@@ -291,6 +295,7 @@ func (s *Store) CreateJob(ctx context.Context, n NewJob) (job *Job, ops []Operat
 		}
 		return existing, nil, false, nil
 	}
+	s.recent.put(job)
 	return job, ops, true, nil
 }
 
@@ -326,12 +331,15 @@ func (s *Store) GetJob(ctx context.Context, id string) (*Job, error) {
 // finish moves a completed job from jobs_active to jobs (insert first, then
 // delete; both idempotent).
 func (s *Store) finish(ctx context.Context, j *Job) error {
-	return s.finishMany(ctx, []*Job{j})
+	_, err := s.finishMany(ctx, []*Job{j})
+	return err
 }
 
-func (s *Store) finishMany(ctx context.Context, jobs []*Job) error {
+// finishMany archives jobs and returns the ids of those that turned out to
+// be deleted (see buryDeleted): they are gone again, with their outcomes.
+func (s *Store) finishMany(ctx context.Context, jobs []*Job) (gone []string, err error) {
 	if len(jobs) == 0 {
-		return nil
+		return nil, nil
 	}
 	docs := make([]any, len(jobs))
 	ids := make([]string, len(jobs))
@@ -339,7 +347,7 @@ func (s *Store) finishMany(ctx context.Context, jobs []*Job) error {
 		docs[i], ids[i] = j, j.ID
 	}
 	if _, err := s.insertNew(ctx, s.jobs, docs); err != nil {
-		return fmt.Errorf("archive finished jobs: %w", err)
+		return nil, fmt.Errorf("archive finished jobs: %w", err)
 	}
 	// Every id, not only the ones inserted now, and even if the next step
 	// fails: a call that inserted a deleted job and then failed is retried
@@ -348,10 +356,15 @@ func (s *Store) finishMany(ctx context.Context, jobs []*Job) error {
 	if err := s.deleteByID(ctx, s.active, ids); err != nil {
 		errs = append(errs, fmt.Errorf("remove finished jobs from active: %w", err))
 	}
-	if err := s.buryDeleted(ctx, ids); err != nil {
+	gone, err = s.buryDeleted(ctx, jobs)
+	if err != nil {
 		errs = append(errs, err)
 	}
-	return errors.Join(errs...)
+	if len(errs) > 0 {
+		return gone, errors.Join(errs...)
+	}
+	s.recent.drop(ids...)
+	return gone, nil
 }
 
 // lockWrites takes the store's write lock (see Store.writes), or gives up
@@ -393,34 +406,46 @@ type deletionDoc struct {
 	Time time.Time `bson:"time"`
 }
 
-// buryDeleted removes from `jobs` the jobs among ids that DeleteJob deleted
-// while they were being archived: an applier or the relay read the job,
-// DeleteJob deleted it, and the archive insert brought it back. DeleteJob
-// inserts the tombstone before deleting, so an archive insert that came after
-// the deletion sees it here.
-func (s *Store) buryDeleted(ctx context.Context, ids []string) error {
+// buryDeleted removes from `jobs` the jobs that DeleteJob deleted while
+// they were being archived, and the outcomes stored for them meanwhile, and
+// returns their ids. Either an applier or the relay read the job, DeleteJob
+// deleted it, and the archive insert brought it back; or ApplyResults
+// archived a job it did not read (s.recent) and that another replica had
+// deleted. DeleteJob inserts the tombstone before deleting, so an archive
+// insert that came after the deletion sees it here.
+func (s *Store) buryDeleted(ctx context.Context, jobs []*Job) ([]string, error) {
 	// Usually there is no tombstone at all: one read of the first document
 	// instead of a lookup per job.
-	if len(ids) == 0 {
-		return nil
+	if len(jobs) == 0 {
+		return nil, nil
 	}
 	if any, err := anyDoc(ctx, s.deletions); err != nil || !any {
-		return err
+		return nil, err
+	}
+	ids := make([]string, len(jobs))
+	for i, j := range jobs {
+		ids[i] = j.ID
 	}
 	dead, err := findByID[deletionDoc](ctx, s.deletions, ids)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var gone []string
-	for _, d := range dead {
-		if d != nil {
-			gone = append(gone, d.ID)
+	for i, d := range dead {
+		if d == nil {
+			continue
+		}
+		gone = append(gone, d.ID)
+		for _, coll := range []*mongo.Collection{s.results, s.adopted} {
+			if err := s.deleteJobDocs(ctx, coll, jobs[i]); err != nil {
+				return nil, fmt.Errorf("remove outcomes of deleted job: %w", err)
+			}
 		}
 	}
 	if err := s.deleteByID(ctx, s.jobs, gone); err != nil {
-		return fmt.Errorf("remove deleted jobs from archive: %w", err)
+		return nil, fmt.Errorf("remove deleted jobs from archive: %w", err)
 	}
-	return nil
+	return gone, nil
 }
 
 // PurgeDeletions removes tombstones older than DeletionRetention (a scan of
@@ -464,6 +489,7 @@ func matches[T comparable](s T, set []T) bool {
 // claim. The job document goes first, so the job disappears at once; results
 // that arrive later are dropped by ApplyResults.
 func (s *Store) DeleteJob(ctx context.Context, id string) error {
+	s.recent.drop(id)
 	j, err := s.GetJob(ctx, id)
 	if err != nil {
 		return err
@@ -500,17 +526,7 @@ func (s *Store) DeleteJob(ctx context.Context, id string) error {
 	// many deletes (10,000 operations: about 1 s against 4 s); it holds the
 	// process's other writes meanwhile.
 	for _, coll := range []*mongo.Collection{s.ops, s.results, s.adopted} {
-		var err error
-		if j.Total <= deleteByIDMax {
-			opIDs := make([]string, j.Total)
-			for i := range opIDs {
-				opIDs[i] = OperationID(id, int64(i))
-			}
-			err = s.deleteByID(ctx, coll, opIDs)
-		} else {
-			err = s.locked(ctx, func() error { _, err := coll.DeleteMany(ctx, bson.D{{Key: "job_id", Value: id}}); return err })
-		}
-		if err != nil {
+		if err := s.deleteJobDocs(ctx, coll, j); err != nil {
 			return fmt.Errorf("delete %s of job: %w", coll.Name(), err)
 		}
 	}
@@ -523,6 +539,20 @@ func (s *Store) DeleteJob(ctx context.Context, id string) error {
 		}
 	}
 	return nil
+}
+
+// deleteJobDocs deletes the documents of job j in coll, a collection keyed
+// by operation id: by `_id` for a job of up to deleteByIDMax operations,
+// otherwise with one DeleteMany on job_id (see DeleteJob).
+func (s *Store) deleteJobDocs(ctx context.Context, coll *mongo.Collection, j *Job) error {
+	if j.Total > deleteByIDMax {
+		return s.locked(ctx, func() error { _, err := coll.DeleteMany(ctx, bson.D{{Key: "job_id", Value: j.ID}}); return err })
+	}
+	opIDs := make([]string, j.Total)
+	for i := range opIDs {
+		opIDs[i] = OperationID(j.ID, int64(i))
+	}
+	return s.deleteByID(ctx, coll, opIDs)
 }
 
 // ClaimCancelled makes every operation of the job that has no outcome yet

@@ -1,0 +1,166 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/jobplane/jobplane/pkg/store"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
+)
+
+// finds counts the find commands a store sends to jobs_active.
+type finds struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (f *finds) monitor() *event.CommandMonitor {
+	return &event.CommandMonitor{Started: func(_ context.Context, e *event.CommandStartedEvent) {
+		if e.CommandName != "find" {
+			return
+		}
+		if coll, ok := e.Command.Lookup("find").StringValueOK(); ok && coll == "jobs_active" {
+			f.mu.Lock()
+			f.n++
+			f.mu.Unlock()
+		}
+	}}
+}
+
+func (f *finds) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.n
+}
+
+// replica opens another store on b's database, as another client replica
+// would, counting its reads of jobs_active.
+func replica(t *testing.T, b *bundle) (*store.Store, *finds) {
+	t.Helper()
+	f := &finds{}
+	s, err := store.Open(t.Context(), store.Config{URI: mongoURI, Database: b.db.Name(), Monitor: f.monitor()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	return s, f
+}
+
+func allResults(j *store.Job) []store.Result {
+	var batch []store.Result
+	for i := range j.Total {
+		batch = append(batch, result(store.OperationID(j.ID, i), store.OpSucceeded, "1"))
+	}
+	return batch
+}
+
+// A job this process created, whose every outcome one ApplyResults call
+// holds, is archived without reading it back; any other job is read.
+func TestApplyWholeJobWithoutReadingIt(t *testing.T) {
+	t.Parallel()
+	_, b := setup(t)
+	ctx := t.Context()
+	creator, creatorFinds := replica(t, b)
+	other, otherFinds := replica(t, b)
+
+	whole, _, _, err := creator.CreateJob(ctx, newJob("1", "2", "3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What jobs_active holds does not matter: say an earlier call's counter
+	// update failed with a timeout but landed.
+	if _, err := b.db.Collection("jobs_active").UpdateOne(ctx, bson.D{{Key: "_id", Value: whole.ID}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "succeeded", Value: 2}}}}); err != nil {
+		t.Fatal(err)
+	}
+	reads := creatorFinds.count() // creating the first listing entry looks for older jobs
+	st, err := creator.ApplyResults(ctx, allResults(whole))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := creatorFinds.count() - reads; n != 0 {
+		t.Errorf("the creator read jobs_active %d times for a job whose every outcome it held", n)
+	}
+	if len(st.Completed) != 1 || st.ByState[store.OpSucceeded] != 3 {
+		t.Errorf("stats = %+v", st)
+	}
+	got, err := creator.GetJob(ctx, whole.ID)
+	if err != nil || got.Succeeded != 3 || got.Done() != 3 || got.State() != store.JobSucceeded || got.ListingEntry == nil || !got.CreateTime.Equal(whole.CreateTime) {
+		t.Fatalf("archived job = %+v, %v", got, err)
+	}
+	if n, err := b.db.Collection("jobs_active").CountDocuments(ctx, bson.D{{Key: "_id", Value: whole.ID}}); err != nil || n != 0 {
+		t.Fatalf("left in jobs_active: %d, %v", n, err)
+	}
+
+	// Created by another replica: read.
+	elsewhere, _, _, err := creator.CreateJob(ctx, newJob("1", "2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reads = otherFinds.count()
+	if _, err := other.ApplyResults(ctx, allResults(elsewhere)); err != nil {
+		t.Fatal(err)
+	}
+	if otherFinds.count() == reads {
+		t.Error("a replica that did not create the job archived it without reading it")
+	}
+	if got, err := other.GetJob(ctx, elsewhere.ID); err != nil || got.Succeeded != 2 || got.State() != store.JobSucceeded {
+		t.Fatalf("job finished elsewhere = %+v, %v", got, err)
+	}
+
+	// Outcomes over two calls: both read, and the job ends right.
+	split, _, _, err := creator.CreateJob(ctx, newJob("1", "2", "3", "4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := creatorFinds.count()
+	batch := allResults(split)
+	for _, part := range [][]store.Result{batch[:2], batch[2:]} {
+		if _, err := creator.ApplyResults(ctx, part); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := creatorFinds.count() - before; n != 2 {
+		t.Errorf("a job finished over two calls was read %d times, want 2", n)
+	}
+	if got, err := creator.GetJob(ctx, split.ID); err != nil || got.Succeeded != 4 || got.State() != store.JobSucceeded {
+		t.Fatalf("split job = %+v, %v", got, err)
+	}
+}
+
+// A job deleted by another replica before its outcomes arrive is archived
+// by the creator without a read, then buried again with its outcomes.
+func TestApplyWholeJobDeletedElsewhere(t *testing.T) {
+	t.Parallel()
+	_, b := setup(t)
+	ctx := t.Context()
+	creator, _ := replica(t, b)
+	other, _ := replica(t, b)
+	j, _, _, err := creator.CreateJob(ctx, newJob("1", "2", "3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.DeleteJob(ctx, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	st, err := creator.ApplyResults(ctx, allResults(j))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Completed) != 0 || st.Orphans != 3 || st.Applied() != 0 {
+		t.Errorf("stats = %+v, want 3 orphans and nothing completed", st)
+	}
+	if _, err := creator.GetJob(ctx, j.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("deleted job came back: %v", err)
+	}
+	for _, coll := range []string{"jobs", "jobs_active", "results", "operations"} {
+		n, err := b.db.Collection(coll).CountDocuments(ctx, bson.D{{Key: "$or", Value: bson.A{
+			bson.D{{Key: "_id", Value: j.ID}}, bson.D{{Key: "job_id", Value: j.ID}}}}})
+		if err != nil || n != 0 {
+			t.Errorf("%s holds %d documents of the deleted job (%v)", coll, n, err)
+		}
+	}
+}
