@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -19,11 +20,28 @@ import (
 )
 
 func main() {
+	tuneGC()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "devstack:", err)
 		os.Exit(1)
+	}
+}
+
+// tuneGC makes the collector run less often in this process, which hosts
+// the embedded engines: FerretDB and modernc's SQLite allocate heavily per
+// request, and at Go's default (GOGC=100) the collector took about a tenth
+// of this process's CPU under W1. At 400 this process used about 8 % less
+// CPU in W1 (BENCHMARKS.md), for more memory, which a soft limit of 1 GiB
+// caps. GOGC and GOMEMLIMIT in the environment take precedence; the
+// services (child processes) keep Go's defaults.
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(1 << 30)
 	}
 }
 
