@@ -34,8 +34,9 @@ func main() {
 // request, and at Go's default (GOGC=100) the collector took about a tenth
 // of this process's CPU under W1. At 400 this process used about 8 % less
 // CPU in W1 (BENCHMARKS.md), for more memory, which a soft limit of 1 GiB
-// caps. GOGC and GOMEMLIMIT in the environment take precedence; the
-// services (child processes) keep Go's defaults.
+// caps. GOGC and GOMEMLIMIT in the environment take precedence. The
+// services (child processes) keep Go's GOGC and get a soft memory limit of
+// their own (pkg/devstack).
 func tuneGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)

@@ -137,7 +137,7 @@ func TestApplyWholeJobDeletedElsewhere(t *testing.T) {
 	t.Parallel()
 	_, b := setup(t)
 	ctx := t.Context()
-	creator, _ := replica(t, b)
+	creator, creatorFinds := replica(t, b)
 	other, _ := replica(t, b)
 	j, _, _, err := creator.CreateJob(ctx, newJob("1", "2", "3"))
 	if err != nil {
@@ -146,9 +146,13 @@ func TestApplyWholeJobDeletedElsewhere(t *testing.T) {
 	if err := other.DeleteJob(ctx, j.ID); err != nil {
 		t.Fatal(err)
 	}
+	reads := creatorFinds.count()
 	st, err := creator.ApplyResults(ctx, allResults(j))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if n := creatorFinds.count() - reads; n != 0 {
+		t.Errorf("the creator read jobs_active %d times: this is not the path under test", n)
 	}
 	if len(st.Completed) != 0 || st.Orphans != 3 || st.Applied() != 0 {
 		t.Errorf("stats = %+v, want 3 orphans and nothing completed", st)

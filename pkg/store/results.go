@@ -87,6 +87,7 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 			// whose counter update failed: that call won the insert, so
 			// this retry counts it.
 			if state, ok := s.uncounted.take(r.ID); ok {
+				d.retried = true
 				d.inserted = append(d.inserted, r.ID)
 				d.counting = append(d.counting, r.ID)
 				d.add(state)
@@ -144,6 +145,26 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 		d := deltas[jobID]
 		counted := d.succeeded + d.failed + d.cancelled
 		j := current[i]
+		if j != nil && d.retried && d.read {
+			// Some of these outcomes come back from an earlier call of this
+			// process whose counter update failed, perhaps after it had
+			// landed (a timeout after the write): the counters just read
+			// may hold them already, and adding them again could finish the
+			// job early. Set the counters from the stored outcomes instead,
+			// as the relay's reconciliation does.
+			exact, err := s.recount(ctx, j)
+			if err != nil {
+				return st, err
+			}
+			s.uncounted.drop(d.counting)
+			st.addDelta(d)
+			if exact {
+				finished = append(finished, j)
+				finishedCounting = append(finishedCounting, nil)
+				st.Completed = append(st.Completed, j)
+			}
+			continue
+		}
 		if j != nil && j.Done()+counted < j.Total {
 			if err := s.lockWrites(ctx); err != nil {
 				return st, err
@@ -184,12 +205,7 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 		j.Failed += d.failed
 		j.Cancelled += d.cancelled
 		j.UpdateTime = now
-		if st.ByState == nil {
-			st.ByState = map[OpState]int{}
-		}
-		st.ByState[OpSucceeded] += int(d.succeeded)
-		st.ByState[OpFailed] += int(d.failed)
-		st.ByState[OpCancelled] += int(d.cancelled)
+		st.addDelta(d)
 		if j.Done() < j.Total {
 			s.uncounted.drop(d.counting) // counted by the update above
 			continue
@@ -235,6 +251,16 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 	return st, nil
 }
 
+// addDelta counts a job's outcomes of this call in ByState.
+func (st *ApplyStats) addDelta(d *jobDelta) {
+	if st.ByState == nil {
+		st.ByState = map[OpState]int{}
+	}
+	st.ByState[OpSucceeded] += int(d.succeeded)
+	st.ByState[OpFailed] += int(d.failed)
+	st.ByState[OpCancelled] += int(d.cancelled)
+}
+
 // currentJobs returns the jobs of counting as they are now (nil: gone from
 // jobs_active), reading from jobs_active only those that need it. A job
 // this process created lately (s.recent) needs no read when this call counts
@@ -255,6 +281,7 @@ func (s *Store) currentJobs(ctx context.Context, counting []string, deltas map[s
 			current[i] = j
 			continue
 		}
+		d.read = true
 		read = append(read, jobID)
 		at = append(at, i)
 	}
@@ -310,6 +337,12 @@ type jobDelta struct {
 	// adoptions), held in Store.uncounted until the counter update lands.
 	counting []string
 	dups     []int
+	// retried: some outcomes came back from an earlier call of this
+	// process (Store.uncounted), whose counter update may have landed.
+	retried bool
+	// read: currentJobs read the job (rather than taking it from
+	// Store.recent, which needs no counters).
+	read bool
 }
 
 // coversAll reports whether the outcomes d counts are one for each

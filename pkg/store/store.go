@@ -495,12 +495,17 @@ func (s *Store) DeleteJob(ctx context.Context, id string) error {
 		return err
 	}
 	// The tombstone first: see buryDeleted.
-	if err := s.locked(ctx, func() error {
+	err = s.locked(ctx, func() error {
 		_, err := s.deletions.InsertOne(ctx, deletionDoc{ID: id, Time: s.now()})
 		return err
-	}); err != nil && !mongo.IsDuplicateKeyError(err) {
+	})
+	if err != nil && !mongo.IsDuplicateKeyError(err) {
 		return fmt.Errorf("record deletion: %w", err)
 	}
+	// This call's tombstone: the deletion is this call's to finish even if
+	// the job document is gone by now (an applier archived it and buried
+	// it again since GetJob read it).
+	ours := err == nil
 	var deleted int64
 	for _, coll := range []*mongo.Collection{s.active, s.jobs} {
 		var n int64
@@ -515,7 +520,7 @@ func (s *Store) DeleteJob(ctx context.Context, id string) error {
 		}
 		deleted += n
 	}
-	if deleted == 0 {
+	if deleted == 0 && !ours {
 		return fmt.Errorf("job %s: %w", id, ErrNotFound)
 	}
 	// Operations, results and adoptions have the operation ids as `_id`.

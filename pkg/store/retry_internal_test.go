@@ -1,0 +1,78 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jobplane/jobplane/pkg/embedded"
+	"go.mongodb.org/mongo-driver/v2/bson"
+)
+
+// A batch retried after its counter update failed must count its outcomes
+// once, whether that update landed (a timeout after the write) or not: here
+// 2 of 4 operations have outcomes, and counting them twice would finish the
+// job.
+func TestRetryAfterLandedUpdateDoesNotFinishEarly(t *testing.T) {
+	t.Parallel()
+	for _, landed := range []bool{true, false} {
+		t.Run(fmt.Sprintf("update landed %v", landed), func(t *testing.T) {
+			t.Parallel()
+			retryAfterFailedUpdate(t, landed)
+		})
+	}
+}
+
+func retryAfterFailedUpdate(t *testing.T, landed bool) {
+	ctx := t.Context()
+	stack, err := embedded.Start(ctx, embedded.Config{KafkaPorts: []int{0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stack.Close)
+	if err := stack.IndexIDs(ctx, "retry_test", Collections); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, Config{URI: stack.MongoURI(), Database: "retry_test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+
+	j, _, _, err := s.CreateJob(ctx, NewJob{Operations: []OpInput{{Type: "expr", Request: "1"}, {Type: "expr", Request: "2"}, {Type: "expr", Request: "3"}, {Type: "expr", Request: "4"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batch []Result
+	for i := range int64(2) {
+		batch = append(batch, Result{ID: OperationID(j.ID, i), JobID: j.ID, State: OpSucceeded, Result: fmt.Sprint(i),
+			CompleteTime: time.Now().UTC(), Partition: 0, Offset: i})
+	}
+	// The first call: it won the two inserts and its $inc landed, but it
+	// returned an error, so its outcomes were handed back for the retry.
+	docs := []any{&batch[0], &batch[1]}
+	if _, err := s.insertNew(ctx, s.results, docs); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range batch {
+		s.uncounted.put(r.ID, r.State)
+	}
+	if landed {
+		if _, err := s.active.UpdateOne(ctx, byID(j.ID), bson.D{{Key: "$inc", Value: bson.D{{Key: "succeeded", Value: 2}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.uncounted.release([]string{batch[0].ID, batch[1].ID})
+
+	if _, err := s.ApplyResults(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetJob(ctx, j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Succeeded != 2 || got.Done() != 2 || got.State() != JobRunning {
+		t.Fatalf("after the retry: %+v (state %s), want 2 of 4 succeeded and running", got, got.State())
+	}
+}
