@@ -329,27 +329,11 @@ func (s *Store) ListJobs(ctx context.Context, p ListJobsParams) ([]*Job, *ListPo
 // readJobs reads jobs by `_id` in GetJob's order (see ListJobs); a job in
 // neither collection (deleted, or never committed) is nil.
 func (s *Store) readJobs(ctx context.Context, ids []string) ([]*Job, error) {
-	jobs, err := findByID[Job](ctx, s.active, ids)
-	if err != nil {
-		return nil, err
-	}
-	var missing []string
-	var at []int
-	for i, j := range jobs {
-		if j == nil {
-			missing = append(missing, ids[i])
-			at = append(at, i)
+	jobs := make([]*Job, len(ids))
+	for _, coll := range []*mongo.Collection{s.active, s.jobs} {
+		if err := fillByID(ctx, coll, ids, jobs); err != nil {
+			return nil, err
 		}
-	}
-	if len(missing) == 0 {
-		return jobs, nil
-	}
-	done, err := findByID[Job](ctx, s.jobs, missing)
-	if err != nil {
-		return nil, err
-	}
-	for i, j := range done {
-		jobs[at[i]] = j
 	}
 	return jobs, nil
 }

@@ -273,8 +273,6 @@ func (st *ApplyStats) addDelta(d *jobDelta) {
 // finishMany's buryDeleted removes it again with its outcomes.
 func (s *Store) currentJobs(ctx context.Context, counting []string, deltas map[string]*jobDelta) ([]*Job, error) {
 	current := make([]*Job, len(counting))
-	var read []string
-	var at []int
 	for i, jobID := range counting {
 		d := deltas[jobID]
 		if j, ok := s.recent.get(jobID); ok && len(d.dups) == 0 && d.coversAll(j) {
@@ -282,15 +280,9 @@ func (s *Store) currentJobs(ctx context.Context, counting []string, deltas map[s
 			continue
 		}
 		d.read = true
-		read = append(read, jobID)
-		at = append(at, i)
 	}
-	got, err := findByID[Job](ctx, s.active, read)
-	if err != nil {
+	if err := fillByID(ctx, s.active, counting, current); err != nil {
 		return nil, err
-	}
-	for k, j := range got {
-		current[at[k]] = j
 	}
 	return current, nil
 }
@@ -445,10 +437,28 @@ const lookupConcurrency = 8
 
 // findByID reads the documents of coll with the given `_id`s, one indexed
 // lookup each, in parallel; a missing document is nil. Every by-`_id` batch
-// read of the store goes through it.
+// read of the store goes through it (or fillByID).
 func findByID[T any](ctx context.Context, coll *mongo.Collection, ids []string, opts ...options.Lister[options.FindOneOptions]) ([]*T, error) {
 	out := make([]*T, len(ids))
-	err := parallel(ctx, len(ids), func(ctx context.Context, i int) error {
+	return out, fillByID(ctx, coll, ids, out, opts...)
+}
+
+// fillByID is findByID for the slots of out that are still nil: it reads
+// from coll the documents of those ids only, so that a caller can take some
+// documents elsewhere first (another collection, memory). A document not
+// found leaves its slot nil.
+func fillByID[T any](ctx context.Context, coll *mongo.Collection, ids []string, out []*T, opts ...options.Lister[options.FindOneOptions]) error {
+	var holes []int
+	for i := range out {
+		if out[i] == nil {
+			holes = append(holes, i)
+		}
+	}
+	if len(holes) == 0 {
+		return nil
+	}
+	return parallel(ctx, len(holes), func(ctx context.Context, k int) error {
+		i := holes[k]
 		var v T
 		err := coll.FindOne(ctx, byID(ids[i]), opts...).Decode(&v)
 		if errors.Is(err, mongo.ErrNoDocuments) {
@@ -460,7 +470,6 @@ func findByID[T any](ctx context.Context, coll *mongo.Collection, ids []string, 
 		out[i] = &v
 		return nil
 	})
-	return out, err
 }
 
 // parallel runs fn for 0..n-1 with bounded concurrency and returns the first
