@@ -60,6 +60,8 @@ func (s *Store) CreateJobs(ctx context.Context, batch []NewJob) []Created {
 
 	now := s.now()
 	var opDocs, outboxDocs, jobDocs []any
+	var jobs []*Job
+	var fresh []string // the ids of jobs
 	for i := range batch {
 		if slow[i] {
 			continue
@@ -76,19 +78,15 @@ func (s *Store) CreateJobs(ctx context.Context, batch []NewJob) []Created {
 		out[i] = Created{Job: j, Ops: ops, Created: true}
 		outboxDocs = append(outboxDocs, outboxDoc{ID: ids[i], CreateTime: now})
 		jobDocs = append(jobDocs, j)
+		jobs = append(jobs, j)
+		fresh = append(fresh, j.ID)
 	}
-	if len(jobDocs) > 0 {
-		fresh := make([]string, 0, len(jobDocs))
-		for i := range batch {
-			if !slow[i] {
-				fresh = append(fresh, ids[i])
-			}
-		}
+	if len(jobs) > 0 {
 		// Job ids are new, so nothing of them exists yet: a duplicate is
 		// impossible here, and insertNew's tolerance of them is moot.
 		entry, err := s.insertOpsListed(ctx, opDocs, fresh)
-		for _, d := range jobDocs {
-			d.(*Job).ListingEntry = &entry
+		for _, j := range jobs {
+			j.ListingEntry = &entry
 		}
 		if err == nil {
 			if _, err = s.insertNew(ctx, s.outbox, outboxDocs); err != nil {
@@ -101,9 +99,7 @@ func (s *Store) CreateJobs(ctx context.Context, batch []NewJob) []Created {
 			}
 		}
 		if err == nil {
-			for _, d := range jobDocs {
-				s.recent.put(d.(*Job))
-			}
+			s.recent.put(jobs...)
 		}
 		if err != nil {
 			for i := range out {

@@ -145,19 +145,20 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 		d := deltas[jobID]
 		counted := d.succeeded + d.failed + d.cancelled
 		j := current[i]
-		if j != nil && d.retried && d.read {
+		if j != nil && d.retried {
 			// Some of these outcomes come back from an earlier call of this
 			// process whose counter update failed, perhaps after it had
-			// landed (a timeout after the write): the counters just read
-			// may hold them already, and adding them again could finish the
-			// job early. Set the counters from the stored outcomes instead,
-			// as the relay's reconciliation does.
+			// landed (a timeout after the write): the counters in
+			// jobs_active may hold them already, and adding them again could
+			// finish the job early. Set the counters from the stored
+			// outcomes instead, as the relay's reconciliation does (rare:
+			// it reads every outcome of the job).
 			exact, err := s.recount(ctx, j)
 			if err != nil {
 				return st, err
 			}
 			s.uncounted.drop(d.counting)
-			st.addDelta(d)
+			st.addDelta(d, 1)
 			if exact {
 				finished = append(finished, j)
 				finishedCounting = append(finishedCounting, nil)
@@ -205,7 +206,7 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 		j.Failed += d.failed
 		j.Cancelled += d.cancelled
 		j.UpdateTime = now
-		st.addDelta(d)
+		st.addDelta(d, 1)
 		if j.Done() < j.Total {
 			s.uncounted.drop(d.counting) // counted by the update above
 			continue
@@ -244,29 +245,27 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 		st.Completed = slices.DeleteFunc(st.Completed, func(j *Job) bool { return j.ID == id })
 		d := deltas[id]
 		st.Orphans += len(d.inserted)
-		st.ByState[OpSucceeded] -= int(d.succeeded)
-		st.ByState[OpFailed] -= int(d.failed)
-		st.ByState[OpCancelled] -= int(d.cancelled)
+		st.addDelta(d, -1)
 	}
 	return st, nil
 }
 
-// addDelta counts a job's outcomes of this call in ByState.
-func (st *ApplyStats) addDelta(d *jobDelta) {
+// addDelta adds a job's outcomes of this call to ByState, sign times (-1:
+// taken back, the job was deleted meanwhile).
+func (st *ApplyStats) addDelta(d *jobDelta, sign int) {
 	if st.ByState == nil {
 		st.ByState = map[OpState]int{}
 	}
-	st.ByState[OpSucceeded] += int(d.succeeded)
-	st.ByState[OpFailed] += int(d.failed)
-	st.ByState[OpCancelled] += int(d.cancelled)
+	st.ByState[OpSucceeded] += sign * int(d.succeeded)
+	st.ByState[OpFailed] += sign * int(d.failed)
+	st.ByState[OpCancelled] += sign * int(d.cancelled)
 }
 
 // currentJobs returns the jobs of counting as they are now (nil: gone from
 // jobs_active), reading from jobs_active only those that need it. A job
 // this process created lately (s.recent) needs no read when this call counts
 // the outcome of every one of its operations: its final counters are
-// exactly those outcomes, whatever jobs_active holds meanwhile (a counter
-// update of an earlier call of this process that failed but landed, a
+// exactly those outcomes, whatever jobs_active holds meanwhile (a
 // reconciliation), and every other field of a job is fixed at its creation.
 // A job with duplicates in the batch takes the read path (countReplays).
 // If the job was deleted meanwhile, its archive insert brings it back and
@@ -277,9 +276,7 @@ func (s *Store) currentJobs(ctx context.Context, counting []string, deltas map[s
 		d := deltas[jobID]
 		if j, ok := s.recent.get(jobID); ok && len(d.dups) == 0 && d.coversAll(j) {
 			current[i] = j
-			continue
 		}
-		d.read = true
 	}
 	if err := fillByID(ctx, s.active, counting, current); err != nil {
 		return nil, err
@@ -332,9 +329,6 @@ type jobDelta struct {
 	// retried: some outcomes came back from an earlier call of this
 	// process (Store.uncounted), whose counter update may have landed.
 	retried bool
-	// read: currentJobs read the job (rather than taking it from
-	// Store.recent, which needs no counters).
-	read bool
 }
 
 // coversAll reports whether the outcomes d counts are one for each
