@@ -136,14 +136,13 @@ func (s *Store) MarkPublishedMany(ctx context.Context, jobIDs []string) error {
 			}
 			continue
 		}
-		if err := s.lockWrites(ctx); err != nil {
+		var took time.Duration
+		if err := s.locked(ctx, func() error {
+			began := time.Now()
+			_, err := s.outbox.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: chunk}}}})
+			took = time.Since(began)
 			return err
-		}
-		began := time.Now()
-		_, err := s.outbox.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: chunk}}}})
-		took := time.Since(began)
-		s.unlockWrites()
-		if err != nil {
+		}); err != nil {
 			return fmt.Errorf("delete outbox entries: %w", err)
 		}
 		if took > time.Duration(len(chunk))*deleteByIDCost {

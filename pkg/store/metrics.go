@@ -74,12 +74,10 @@ func (s *Store) PutMetrics(ctx context.Context, ms []*Metric) error {
 	coll := s.db.Collection("metrics")
 	for _, m := range ms {
 		m.UpdateTime = s.now()
-		if err := s.lockWrites(ctx); err != nil {
+		if err := s.locked(ctx, func() error {
+			_, err := coll.ReplaceOne(ctx, byID(m.Name), m, options.Replace().SetUpsert(true))
 			return err
-		}
-		_, err := coll.ReplaceOne(ctx, byID(m.Name), m, options.Replace().SetUpsert(true))
-		s.unlockWrites()
-		if err != nil {
+		}); err != nil {
 			return fmt.Errorf("put metric %s: %w", m.Name, err)
 		}
 	}

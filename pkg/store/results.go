@@ -167,19 +167,18 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 			continue
 		}
 		if j != nil && j.Done()+counted < j.Total {
-			if err := s.lockWrites(ctx); err != nil {
-				return st, err
-			}
-			res, err := s.active.UpdateOne(ctx, byID(jobID), bson.D{
-				{Key: "$inc", Value: bson.D{
-					{Key: "succeeded", Value: d.succeeded},
-					{Key: "failed", Value: d.failed},
-					{Key: "cancelled", Value: d.cancelled},
-				}},
-				{Key: "$set", Value: bson.D{{Key: "update_time", Value: now}}},
-			})
-			s.unlockWrites()
-			if err != nil {
+			var res *mongo.UpdateResult
+			if err := s.locked(ctx, func() (err error) {
+				res, err = s.active.UpdateOne(ctx, byID(jobID), bson.D{
+					{Key: "$inc", Value: bson.D{
+						{Key: "succeeded", Value: d.succeeded},
+						{Key: "failed", Value: d.failed},
+						{Key: "cancelled", Value: d.cancelled},
+					}},
+					{Key: "$set", Value: bson.D{{Key: "update_time", Value: now}}},
+				})
+				return err
+			}); err != nil {
 				return st, fmt.Errorf("update job counters: %w", err)
 			}
 			if res.MatchedCount == 0 {
@@ -645,12 +644,10 @@ func (s *Store) deleteByID(ctx context.Context, coll *mongo.Collection, ids []st
 		for i, id := range chunk {
 			models[i] = mongo.NewDeleteOneModel().SetFilter(byID(id))
 		}
-		if err := s.lockWrites(ctx); err != nil {
+		if err := s.locked(ctx, func() error {
+			_, err := coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
 			return err
-		}
-		_, err := coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
-		s.unlockWrites()
-		if err != nil {
+		}); err != nil {
 			return err
 		}
 	}

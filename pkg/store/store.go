@@ -96,15 +96,15 @@ type Store struct {
 	uncounted *uncountedSet
 	// recent: the jobs this process created lately (see recentJobs).
 	recent *recentJobs
-	// writes makes this process's hot-path writes (inserts, bulk deletes
-	// and counter updates) take turns. SQLite, under FerretDB, has a single
+	// writes makes this process's writes take turns (every write goes
+	// through locked). SQLite, under FerretDB, has a single
 	// writer and makes a blocked writer sleep and retry (1, 2, 5, 10 ms…),
 	// so concurrent writes of the group commit, the applier and the outbox
 	// cleaner waited longer than they took. Measured in W1: job latency p50
 	// 224–274 ms without, 85–94 ms with; throughput unchanged or better.
 	// Reads do not take it. On real MongoDB it costs write parallelism
 	// that jobplane's batched writes barely use. A one-slot semaphore, so
-	// that a caller whose context ends stops waiting (see lockWrites).
+	// that a caller whose context ends stops waiting (see locked).
 	writes chan struct{}
 	// outboxScanSlowUntil: see MarkPublishedMany (unix nanoseconds).
 	outboxScanSlowUntil atomic.Int64
@@ -367,30 +367,20 @@ func (s *Store) finishMany(ctx context.Context, jobs []*Job) (gone []string, err
 	return gone, nil
 }
 
-// lockWrites takes the store's write lock (see Store.writes), or gives up
-// when ctx ends.
-func (s *Store) lockWrites(ctx context.Context) error {
-	select {
-	case s.writes <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("wait for the write lock: %w", context.Cause(ctx))
-	}
-}
-
-func (s *Store) unlockWrites() { <-s.writes }
-
-// locked runs one write under the store's write lock. Every write of the
-// store takes it, not only the hot path's: SQLite's busy handler polls
-// (1, 2, 5, … 100 ms) for up to busy_timeout, and a writer outside the lock,
+// locked runs one write under the store's write lock (see Store.writes), or
+// gives up waiting for it when ctx ends. Every write of the store goes
+// through it, not only the hot path's: SQLite's busy handler polls (1, 2,
+// 5, … 100 ms) for up to busy_timeout, and a writer outside the lock,
 // polling against a lock held back to back under load (98 % of the time in
 // W1), could be starved into "database is locked" after 10 s. Measured: a
 // DeleteJob under load never completed within 90 s.
 func (s *Store) locked(ctx context.Context, write func() error) error {
-	if err := s.lockWrites(ctx); err != nil {
-		return err
+	select {
+	case s.writes <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("wait for the write lock: %w", context.Cause(ctx))
 	}
-	defer s.unlockWrites()
+	defer func() { <-s.writes }()
 	return write()
 }
 
@@ -597,11 +587,10 @@ func (s *Store) insertNew(ctx context.Context, coll *mongo.Collection, docs []an
 	dup = make([]bool, len(docs))
 	for start := 0; start < len(docs); start += batchSize {
 		chunk := docs[start:min(start+batchSize, len(docs))]
-		if err := s.lockWrites(ctx); err != nil {
-			return nil, err
-		}
-		_, err := coll.InsertMany(ctx, chunk, options.InsertMany().SetOrdered(false))
-		s.unlockWrites()
+		err := s.locked(ctx, func() error {
+			_, err := coll.InsertMany(ctx, chunk, options.InsertMany().SetOrdered(false))
+			return err
+		})
 		if err == nil {
 			continue
 		}
