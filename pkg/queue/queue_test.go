@@ -29,13 +29,18 @@ func setup(t *testing.T) (brokers []string, topic string) {
 	return s.KafkaBrokers(), topic
 }
 
-// testConsumer is a consumer with the short group timings tests need.
-func testConsumer(brokers []string, topic, group string, shutdown time.Duration, h queue.BatchHandler) *queue.Consumer {
-	return queue.NewConsumer(queue.ConsumerConfig{
+// testConsumer is a consumer with the short group timings tests need;
+// options change its configuration further.
+func testConsumer(brokers []string, topic, group string, shutdown time.Duration, h queue.BatchHandler, options ...func(*queue.ConsumerConfig)) *queue.Consumer {
+	cfg := queue.ConsumerConfig{
 		Brokers: brokers, Topic: topic, GroupID: group, MaxBatch: 50,
 		HeartbeatInterval: 100 * time.Millisecond, SessionTimeout: time.Second, RebalanceTimeout: time.Second,
 		JoinGroupBackoff: 100 * time.Millisecond, MaxWait: 100 * time.Millisecond, ShutdownTimeout: shutdown,
-	}, h)
+	}
+	for _, o := range options {
+		o(&cfg)
+	}
+	return queue.NewConsumer(cfg, h)
 }
 
 func TestEnsureTopics(t *testing.T) {
@@ -194,17 +199,13 @@ func TestConsumerStopsWithoutWaitingForLongPolls(t *testing.T) {
 	w := queue.NewWriter(queue.WriterConfig{Brokers: brokers})
 	defer w.Close()
 	got := make(chan string, 1)
-	c := queue.NewConsumer(queue.ConsumerConfig{
-		Brokers: brokers, Topic: topic, GroupID: "long-poll",
-		HeartbeatInterval: 100 * time.Millisecond, SessionTimeout: time.Second, RebalanceTimeout: time.Second,
-		JoinGroupBackoff: 100 * time.Millisecond, MaxWait: 2 * time.Minute, ShutdownTimeout: 5 * time.Second,
-	}, func(_ context.Context, _ int, batch []kafka.Message) error {
+	c := testConsumer(brokers, topic, "long-poll", 5*time.Second, func(_ context.Context, _ int, batch []kafka.Message) error {
 		select {
 		case got <- string(batch[0].Value):
 		default:
 		}
 		return nil
-	})
+	}, func(c *queue.ConsumerConfig) { c.MaxWait = 2 * time.Minute })
 	if err := c.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}

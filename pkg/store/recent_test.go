@@ -36,17 +36,28 @@ func (f *finds) count() int {
 	return f.n
 }
 
-// replica opens another store on b's database, as another client replica
-// would, counting its reads of jobs_active.
-func replica(t *testing.T, b *bundle) (*store.Store, *finds) {
+// replicas are two client replicas' stores on one database, each counting
+// its reads of jobs_active; the tests create their jobs with creator.
+type replicas struct {
+	b                        *bundle
+	creator, other           *store.Store
+	creatorFinds, otherFinds *finds
+}
+
+func setupReplicas(t *testing.T) replicas {
 	t.Helper()
-	f := &finds{}
-	s, err := store.Open(t.Context(), store.Config{URI: mongoURI, Database: b.db.Name(), Monitor: f.monitor()})
-	if err != nil {
-		t.Fatal(err)
+	_, b := setup(t)
+	open := func(f *finds) *store.Store {
+		s, err := store.Open(t.Context(), store.Config{URI: mongoURI, Database: b.db.Name(), Monitor: f.monitor()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close(context.Background()) })
+		return s
 	}
-	t.Cleanup(func() { _ = s.Close(context.Background()) })
-	return s, f
+	r := replicas{b: b, creatorFinds: &finds{}, otherFinds: &finds{}}
+	r.creator, r.other = open(r.creatorFinds), open(r.otherFinds)
+	return r
 }
 
 func allResults(j *store.Job) []store.Result {
@@ -61,10 +72,8 @@ func allResults(j *store.Job) []store.Result {
 // holds, is archived without reading it back; any other job is read.
 func TestApplyWholeJobWithoutReadingIt(t *testing.T) {
 	t.Parallel()
-	_, b := setup(t)
-	ctx := t.Context()
-	creator, creatorFinds := replica(t, b)
-	other, otherFinds := replica(t, b)
+	r := setupReplicas(t)
+	ctx, b, creator, other, creatorFinds, otherFinds := t.Context(), r.b, r.creator, r.other, r.creatorFinds, r.otherFinds
 
 	whole, _, _, err := creator.CreateJob(ctx, newJob("1", "2", "3"))
 	if err != nil {
@@ -135,10 +144,8 @@ func TestApplyWholeJobWithoutReadingIt(t *testing.T) {
 // by the creator without a read, then buried again with its outcomes.
 func TestApplyWholeJobDeletedElsewhere(t *testing.T) {
 	t.Parallel()
-	_, b := setup(t)
-	ctx := t.Context()
-	creator, creatorFinds := replica(t, b)
-	other, _ := replica(t, b)
+	r := setupReplicas(t)
+	ctx, b, creator, other, creatorFinds := t.Context(), r.b, r.creator, r.other, r.creatorFinds
 	j, _, _, err := creator.CreateJob(ctx, newJob("1", "2", "3"))
 	if err != nil {
 		t.Fatal(err)

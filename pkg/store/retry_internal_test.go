@@ -16,25 +16,25 @@ import (
 // job.
 func TestRetryAfterLandedUpdateDoesNotFinishEarly(t *testing.T) {
 	t.Parallel()
-	for _, landed := range []bool{true, false} {
-		t.Run(fmt.Sprintf("update landed %v", landed), func(t *testing.T) {
-			t.Parallel()
-			retryAfterFailedUpdate(t, landed)
-		})
-	}
-}
-
-func retryAfterFailedUpdate(t *testing.T, landed bool) {
-	ctx := t.Context()
-	stack, err := embedded.Start(ctx, embedded.Config{KafkaPorts: []int{0}})
+	stack, err := embedded.Start(t.Context(), embedded.Config{KafkaPorts: []int{0}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(stack.Close)
-	if err := stack.IndexIDs(ctx, "retry_test", Collections); err != nil {
+	for _, landed := range []bool{true, false} {
+		t.Run(fmt.Sprintf("update landed %v", landed), func(t *testing.T) {
+			t.Parallel()
+			retryAfterFailedUpdate(t, stack, fmt.Sprintf("retry_test_%v", landed), landed)
+		})
+	}
+}
+
+func retryAfterFailedUpdate(t *testing.T, stack *embedded.Stack, database string, landed bool) {
+	ctx := t.Context()
+	if err := stack.IndexIDs(ctx, database, Collections); err != nil {
 		t.Fatal(err)
 	}
-	s, err := Open(ctx, Config{URI: stack.MongoURI(), Database: "retry_test"})
+	s, err := Open(ctx, Config{URI: stack.MongoURI(), Database: database})
 	if err != nil {
 		t.Fatal(err)
 	}
