@@ -4,7 +4,8 @@
 // way jobplane writes them:
 //
 //   - submit: C callers hand jobs to one group committer, which stores a
-//     round's operations and jobs with one InsertMany each and produces the
+//     round's operations (up to 100 of a job to a document) and jobs with
+//     one InsertMany each and produces the
 //     round's request messages (keyed by operation id, routed to the job's
 //     partition like jobplane's small jobs);
 //   - workers evaluate each expression and produce its result keyed by job id;
@@ -329,15 +330,23 @@ func do[T any](ctx context.Context, g *groupcommit.Group[T, error], item T) erro
 	return err
 }
 
-// store stores a round of jobs and their operations, one InsertMany per
-// collection.
+// opsPerDoc is how many operations share a document, as in jobplane
+// (store's opsPerDoc for small requests).
+const opsPerDoc = 100
+
+// store stores a round of jobs and their operations (up to opsPerDoc to a
+// document), one InsertMany per collection.
 func store(ctx context.Context, cfg Config, round []int, opsColl, jobsColl *mongo.Collection, write func(func() error) error) error {
 	var docs, jobs []any
 	for _, n := range round {
 		jobID := jobName(n)
-		for i := range cfg.OpsPerJob {
-			docs = append(docs, bson.D{{Key: "_id", Value: jobID + "-" + strconv.Itoa(i)}, {Key: "job_id", Value: jobID}, {Key: "index", Value: i},
-				{Key: "type", Value: "expr"}, {Key: "request", Value: opRequest(i)}})
+		for first := 0; first < cfg.OpsPerJob; first += opsPerDoc {
+			var ops bson.A
+			for i := first; i < min(first+opsPerDoc, cfg.OpsPerJob); i++ {
+				ops = append(ops, bson.D{{Key: "type", Value: "expr"}, {Key: "request", Value: opRequest(i)}})
+			}
+			docs = append(docs, bson.D{{Key: "_id", Value: jobID + "-c" + strconv.Itoa(first/opsPerDoc)}, {Key: "job_id", Value: jobID},
+				{Key: "first", Value: first}, {Key: "ops", Value: ops}})
 		}
 		jobs = append(jobs, ceilingJob{ID: jobID, Total: cfg.OpsPerJob})
 	}

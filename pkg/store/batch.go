@@ -67,14 +67,10 @@ func (s *Store) CreateJobs(ctx context.Context, batch []NewJob) []Created {
 			continue
 		}
 		n := &batch[i]
-		ops := make([]Operation, len(n.Operations))
-		for k, in := range n.Operations {
-			ops[k] = Operation{ID: OperationID(ids[i], int64(k)), JobID: ids[i], Index: int64(k), Type: in.Type,
-				Request: in.Request, PartitionKey: n.PartitionKey, CreateTime: now}
-			opDocs = append(opDocs, &ops[k])
-		}
 		j := &Job{ID: ids[i], RequestID: n.RequestID, PartitionKey: n.PartitionKey, Total: int64(len(n.Operations)),
-			CreateTime: now, UpdateTime: now}
+			CreateTime: now, UpdateTime: now, OpsPerDoc: opsPerDoc(n.Operations)}
+		ops := newOperations(j, n.Operations)
+		opDocs = append(opDocs, operationDocs(j, ops)...)
 		out[i] = Created{Job: j, Ops: ops, Created: true}
 		outboxDocs = append(outboxDocs, outboxDoc{ID: ids[i], CreateTime: now})
 		jobDocs = append(jobDocs, j)

@@ -72,6 +72,9 @@ type Job struct {
 	// ListingEntry is the listing entry (listing.go) the job is listed
 	// from; nil for jobs stored before the listing index existed.
 	ListingEntry *int64 `bson:"listing_entry,omitempty"`
+	// OpsPerDoc is how many operations share one document of `operations`
+	// (opdocs.go); 0 for jobs stored one document per operation.
+	OpsPerDoc int64 `bson:"ops_per_doc,omitempty"`
 }
 
 // CompleteTime is when the job reached a terminal state: the time of the
@@ -107,8 +110,10 @@ func (j *Job) State() JobState {
 	}
 }
 
-// Operation is an operation document (collection `operations`, `_id` =
-// operation id). It is written once, at submission.
+// Operation is an operation of a job. Jobs store their operations several
+// to a document (opdocs.go); jobs stored before that, one per document
+// (collection `operations`, `_id` = operation id), in this form. It is
+// written once, at submission.
 type Operation struct {
 	ID           string    `bson:"_id"`
 	JobID        string    `bson:"job_id"`

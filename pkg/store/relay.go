@@ -103,10 +103,10 @@ type Undone struct {
 	Succeeded, Failed, Cancelled int64
 }
 
-// UndoneOperations reads every operation of the job and its outcome by
-// `_id` and returns those that still need a message. It reads 2×total
-// documents: the relay calls it only for jobs that made no progress for a
-// while.
+// UndoneOperations reads the outcome of every operation of the job by
+// `_id`, then the operations without one, and returns those that still
+// need a message. The relay calls it only for jobs that made no progress
+// for a while.
 func (s *Store) UndoneOperations(ctx context.Context, j *Job) (Undone, error) {
 	var u Undone
 	for start := int64(0); start < j.Total; start += batchSize {
@@ -120,13 +120,13 @@ func (s *Store) UndoneOperations(ctx context.Context, j *Job) (Undone, error) {
 			return u, err
 		}
 		// The operations without an outcome (one deleted meanwhile stays nil).
-		var noOutcome []string
+		var noOutcome []int64
 		for i, r := range res {
 			if r == nil {
-				noOutcome = append(noOutcome, ids[i])
+				noOutcome = append(noOutcome, start+int64(i))
 			}
 		}
-		missing, err := findByID[Operation](ctx, s.ops, noOutcome)
+		missing, err := s.readOperations(ctx, j, noOutcome)
 		if err != nil {
 			return u, err
 		}

@@ -514,14 +514,18 @@ feed:
 // GetOperation returns an operation of a job with its outcome. An operation
 // id that belongs to another job is ErrNotFound.
 func (s *Store) GetOperation(ctx context.Context, jobID, opID string) (*OperationView, error) {
-	owner, _, err := ParseOperationID(opID)
+	owner, index, err := ParseOperationID(opID)
 	if err != nil || owner != jobID {
 		return nil, fmt.Errorf("operation %s of job %s: %w", opID, jobID, ErrNotFound)
 	}
-	if _, err := s.GetJob(ctx, jobID); err != nil {
+	j, err := s.GetJob(ctx, jobID)
+	if err != nil {
 		return nil, err
 	}
-	views, err := s.operationViews(ctx, []string{opID})
+	if index >= j.Total {
+		return nil, fmt.Errorf("operation %s: %w", opID, ErrNotFound)
+	}
+	views, err := s.operationViews(ctx, j, []int64{index})
 	if err != nil {
 		return nil, err
 	}
@@ -559,11 +563,11 @@ func (s *Store) ListOperations(ctx context.Context, p ListOperationsParams) ([]*
 	idx := p.Start
 	for idx < j.Total && len(out) < p.Limit && budget > 0 {
 		n := min(int64(p.Limit-len(out)), j.Total-idx, budget)
-		ids := make([]string, n)
+		indexes := make([]int64, n)
 		for k := range n {
-			ids[k] = OperationID(p.JobID, idx+k)
+			indexes[k] = idx + k
 		}
-		views, err := s.operationViews(ctx, ids)
+		views, err := s.operationViews(ctx, j, indexes)
 		if err != nil {
 			return nil, -1, err
 		}
@@ -581,11 +585,15 @@ func (s *Store) ListOperations(ctx context.Context, p ListOperationsParams) ([]*
 	return out, idx, nil
 }
 
-// operationViews loads operations and their results by `_id`.
-func (s *Store) operationViews(ctx context.Context, ids []string) ([]*OperationView, error) {
-	ops, err := findByID[Operation](ctx, s.ops, ids)
+// operationViews loads operations of j and their results by `_id`.
+func (s *Store) operationViews(ctx context.Context, j *Job, indexes []int64) ([]*OperationView, error) {
+	ops, err := s.readOperations(ctx, j, indexes)
 	if err != nil {
 		return nil, err
+	}
+	ids := make([]string, len(indexes))
+	for i, idx := range indexes {
+		ids[i] = OperationID(j.ID, idx)
 	}
 	res, err := findByID[Result](ctx, s.results, ids)
 	if err != nil {

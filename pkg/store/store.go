@@ -12,7 +12,8 @@
 //   - jobs_active `_id` = job id (UUIDv7): unfinished jobs with their
 //     counters, updated with $inc by `_id`; small (in-flight jobs only)
 //   - jobs        `_id` = job id: finished jobs, inserted once, immutable
-//   - operations  `_id` = `{job_id}-{index}`: inserted once with InsertMany
+//   - operations  `_id` = `{job_id}-c{k}`: up to 100 operations of a job per
+//     document (opdocs.go), inserted once with InsertMany
 //   - results     `_id` = operation id: one insert per terminal outcome; the
 //     unique `_id` makes the first outcome win (idempotent, no transactions)
 //   - requests    `_id` = request_id: idempotency keys of CreateJob
@@ -247,35 +248,6 @@ func (s *Store) CreateJob(ctx context.Context, n NewJob) (job *Job, ops []Operat
 	}
 
 	now := s.now()
-	ops = make([]Operation, len(n.Operations))
-	docs := make([]any, len(n.Operations))
-	for i, in := range n.Operations {
-		ops[i] = Operation{
-			ID:           OperationID(jobID, int64(i)),
-			JobID:        jobID,
-			Index:        int64(i),
-			Type:         in.Type,
-			Request:      in.Request,
-			PartitionKey: n.PartitionKey,
-			CreateTime:   now,
-		}
-		docs[i] = &ops[i]
-	}
-	// Operations already present come from an interrupted first attempt.
-	// The listing entry rides along; a retry that resumes an interrupted
-	// first attempt adds a second entry for the same job, and ListJobs lists
-	// the job only from the entry its document names.
-	entry, err := s.insertOpsListed(ctx, docs, []string{jobID})
-	if err != nil {
-		return nil, nil, false, err
-	}
-
-	if err := s.locked(ctx, func() error {
-		_, err := s.outbox.InsertOne(ctx, outboxDoc{ID: jobID, CreateTime: now})
-		return err
-	}); err != nil && !mongo.IsDuplicateKeyError(err) {
-		return nil, nil, false, fmt.Errorf("insert outbox entry: %w", err)
-	}
 	job = &Job{
 		ID:           jobID,
 		RequestID:    n.RequestID,
@@ -283,7 +255,25 @@ func (s *Store) CreateJob(ctx context.Context, n NewJob) (job *Job, ops []Operat
 		Total:        int64(len(n.Operations)),
 		CreateTime:   now,
 		UpdateTime:   now,
-		ListingEntry: &entry,
+		OpsPerDoc:    opsPerDoc(n.Operations),
+	}
+	ops = newOperations(job, n.Operations)
+	// Operations already present come from an interrupted first attempt
+	// (the same documents: their layout depends only on the operations).
+	// The listing entry rides along; a retry that resumes an interrupted
+	// first attempt adds a second entry for the same job, and ListJobs lists
+	// the job only from the entry its document names.
+	entry, err := s.insertOpsListed(ctx, operationDocs(job, ops), []string{jobID})
+	if err != nil {
+		return nil, nil, false, err
+	}
+	job.ListingEntry = &entry
+
+	if err := s.locked(ctx, func() error {
+		_, err := s.outbox.InsertOne(ctx, outboxDoc{ID: jobID, CreateTime: now})
+		return err
+	}); err != nil && !mongo.IsDuplicateKeyError(err) {
+		return nil, nil, false, fmt.Errorf("insert outbox entry: %w", err)
 	}
 	if err := s.locked(ctx, func() error { _, err := s.active.InsertOne(ctx, job); return err }); err != nil {
 		if !mongo.IsDuplicateKeyError(err) {
@@ -297,6 +287,16 @@ func (s *Store) CreateJob(ctx context.Context, n NewJob) (job *Job, ops []Operat
 	}
 	s.recent.put(job)
 	return job, ops, true, nil
+}
+
+// newOperations returns the operations of job j, created from in.
+func newOperations(j *Job, in []OpInput) []Operation {
+	ops := make([]Operation, len(in))
+	for i, op := range in {
+		ops[i] = Operation{ID: OperationID(j.ID, int64(i)), JobID: j.ID, Index: int64(i), Type: op.Type,
+			Request: op.Request, PartitionKey: j.PartitionKey, CreateTime: j.CreateTime}
+	}
+	return ops
 }
 
 type outboxDoc struct {
@@ -536,12 +536,19 @@ func (s *Store) DeleteJob(ctx context.Context, id string) error {
 	return nil
 }
 
-// deleteJobDocs deletes the documents of job j in coll, a collection keyed
-// by operation id: by `_id` for a job of up to deleteByIDMax operations,
-// otherwise with one DeleteMany on job_id (see DeleteJob).
+// deleteJobDocs deletes the documents of job j in coll (operations, or a
+// collection keyed by operation id): by `_id` when they are up to
+// deleteByIDMax, otherwise with one DeleteMany on job_id (see DeleteJob).
 func (s *Store) deleteJobDocs(ctx context.Context, coll *mongo.Collection, j *Job) error {
-	if j.Total > deleteByIDMax {
+	n := j.Total
+	if coll == s.ops && j.OpsPerDoc > 0 {
+		n = (j.Total + j.OpsPerDoc - 1) / j.OpsPerDoc
+	}
+	if n > deleteByIDMax {
 		return s.locked(ctx, func() error { _, err := coll.DeleteMany(ctx, bson.D{{Key: "job_id", Value: j.ID}}); return err })
+	}
+	if coll == s.ops {
+		return s.deleteByID(ctx, coll, operationDocIDs(j))
 	}
 	opIDs := make([]string, j.Total)
 	for i := range opIDs {

@@ -1,0 +1,168 @@
+package store_test
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/jobplane/jobplane/pkg/store"
+	"go.mongodb.org/mongo-driver/v2/bson"
+)
+
+// checkOperations reads every operation of j back through each reader
+// (ListOperations in pages that cross document boundaries, GetOperation,
+// UndoneOperations) and checks that operation i has request want(i).
+func checkOperations(t *testing.T, s *store.Store, j *store.Job, want func(i int64) string) {
+	t.Helper()
+	ctx := t.Context()
+	var got []*store.OperationView
+	for next := int64(0); next != -1; {
+		page, n, err := s.ListOperations(ctx, store.ListOperationsParams{JobID: j.ID, Start: next, Limit: 60})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, next = append(got, page...), n
+	}
+	if int64(len(got)) != j.Total {
+		t.Fatalf("listed %d operations, want %d", len(got), j.Total)
+	}
+	for i, v := range got {
+		if v.Index != int64(i) || v.ID != store.OperationID(j.ID, int64(i)) || v.Request != want(int64(i)) || v.Type != "expr" || v.JobID != j.ID {
+			t.Fatalf("listed operation %d = %+v", i, v.Operation)
+		}
+	}
+	for _, i := range []int64{0, 99, 100, j.Total - 1} {
+		if i >= j.Total {
+			continue
+		}
+		v, err := s.GetOperation(ctx, j.ID, store.OperationID(j.ID, i))
+		if err != nil || v.Index != i || v.Request != want(i) {
+			t.Fatalf("get operation %d: %+v %v", i, v, err)
+		}
+	}
+	if _, err := s.GetOperation(ctx, j.ID, store.OperationID(j.ID, j.Total)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("operation past the end: %v", err)
+	}
+	u, err := s.UndoneOperations(ctx, j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(u.Missing)) != j.Total-j.Done() {
+		t.Fatalf("undone: %d operations, want %d", len(u.Missing), j.Total-j.Done())
+	}
+	for _, op := range u.Missing {
+		if op.Request != want(op.Index) || op.ID != store.OperationID(j.ID, op.Index) {
+			t.Fatalf("undone operation %+v", op)
+		}
+	}
+}
+
+func countOpDocs(t *testing.T, b *bundle, jobID string) int64 {
+	t.Helper()
+	n, err := b.db.Collection("operations").CountDocuments(t.Context(), bson.D{{Key: "job_id", Value: jobID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// A job's operations are stored up to 100 to a document and read back
+// from them by every reader; deleting the job deletes its documents.
+func TestOperationDocuments(t *testing.T) {
+	t.Parallel()
+	s, b := setup(t)
+	ctx := t.Context()
+	reqs := make([]string, 250)
+	for i := range reqs {
+		reqs[i] = strconv.Itoa(i)
+	}
+	j, ops, _, err := s.CreateJob(ctx, newJob(reqs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := countOpDocs(t, b, j.ID); n != 3 {
+		t.Fatalf("%d operation documents for 250 operations, want 3", n)
+	}
+	if _, err := s.ApplyResults(ctx, []store.Result{result(ops[100].ID, store.OpSucceeded, "100")}); err != nil {
+		t.Fatal(err)
+	}
+	if j, err = s.GetJob(ctx, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	checkOperations(t, s, j, func(i int64) string { return strconv.FormatInt(i, 10) })
+	if v, err := s.GetOperation(ctx, j.ID, ops[100].ID); err != nil || v.State != store.OpSucceeded || v.Result != "100" {
+		t.Fatalf("operation with an outcome: %+v %v", v, err)
+	}
+
+	// CreateJobs stores the same layout.
+	created := s.CreateJobs(ctx, []store.NewJob{newJob(reqs[:101]...), newJob(reqs[:1]...)})
+	for k, want := range []int64{2, 1} {
+		c := created[k]
+		if c.Err != nil {
+			t.Fatal(c.Err)
+		}
+		if n := countOpDocs(t, b, c.Job.ID); n != want {
+			t.Fatalf("CreateJobs job %d: %d operation documents, want %d", k, n, want)
+		}
+		checkOperations(t, s, c.Job, func(i int64) string { return strconv.FormatInt(i, 10) })
+	}
+
+	if err := s.DeleteJob(ctx, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := countOpDocs(t, b, j.ID); n != 0 {
+		t.Fatalf("%d operation documents left after delete", n)
+	}
+}
+
+// Large requests put fewer operations in a document.
+func TestOperationDocumentsOfLargeRequests(t *testing.T) {
+	t.Parallel()
+	s, b := setup(t)
+	ctx := t.Context()
+	big := func(i int64) string { return fmt.Sprintf("%d + %0*d", i, 60<<10, 0) }
+	reqs := make([]string, 9)
+	for i := range reqs {
+		reqs[i] = big(int64(i))
+	}
+	j, _, _, err := s.CreateJob(ctx, newJob(reqs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 256 KiB hold four requests of just over 60 KiB: 9 operations need 3
+	// documents.
+	if n := countOpDocs(t, b, j.ID); n != 3 {
+		t.Fatalf("%d operation documents, want 3", n)
+	}
+	checkOperations(t, s, j, big)
+}
+
+// Jobs stored one document per operation, before documents held several,
+// are still read and deleted.
+func TestOperationDocumentsOfEarlierVersion(t *testing.T) {
+	t.Parallel()
+	s, b := setup(t)
+	ctx := t.Context()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	j := &store.Job{ID: store.NewJobID(), Total: 120, CreateTime: now, UpdateTime: now}
+	var docs []any
+	for i := range j.Total {
+		docs = append(docs, &store.Operation{ID: store.OperationID(j.ID, i), JobID: j.ID, Index: i, Type: "expr",
+			Request: "old " + strconv.FormatInt(i, 10), CreateTime: now})
+	}
+	if _, err := b.db.Collection("operations").InsertMany(ctx, docs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.db.Collection("jobs_active").InsertOne(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	checkOperations(t, s, j, func(i int64) string { return "old " + strconv.FormatInt(i, 10) })
+	if err := s.DeleteJob(ctx, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := countOpDocs(t, b, j.ID); n != 0 {
+		t.Fatalf("%d operation documents left after delete", n)
+	}
+}
