@@ -11,10 +11,10 @@ import (
 	"go.mongodb.org/mongo-driver/v2/event"
 )
 
-// finds counts the find commands a store sends to jobs_active.
+// finds counts the find commands a store sends, by collection.
 type finds struct {
 	mu sync.Mutex
-	n  int
+	n  map[string]int
 }
 
 func (f *finds) monitor() *event.CommandMonitor {
@@ -22,18 +22,24 @@ func (f *finds) monitor() *event.CommandMonitor {
 		if e.CommandName != "find" {
 			return
 		}
-		if coll, ok := e.Command.Lookup("find").StringValueOK(); ok && coll == "jobs_active" {
+		if coll, ok := e.Command.Lookup("find").StringValueOK(); ok {
 			f.mu.Lock()
-			f.n++
+			if f.n == nil {
+				f.n = map[string]int{}
+			}
+			f.n[coll]++
 			f.mu.Unlock()
 		}
 	}}
 }
 
-func (f *finds) count() int {
+// count is the number of finds in jobs_active.
+func (f *finds) count() int { return f.of("jobs_active") }
+
+func (f *finds) of(coll string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.n
+	return f.n[coll]
 }
 
 // replicas are two client replicas' stores on one database, each counting
@@ -86,12 +92,18 @@ func TestApplyWholeJobWithoutReadingIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	reads := creatorFinds.count() // creating the first listing entry looks for older jobs
+	tombstoneReads := creatorFinds.of("deletions")
 	st, err := creator.ApplyResults(ctx, allResults(whole))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n := creatorFinds.count() - reads; n != 0 {
 		t.Errorf("the creator read jobs_active %d times for a job whose every outcome it held", n)
+	}
+	// It removed the job from jobs_active itself, so the job had not been
+	// deleted: no tombstone to look for.
+	if n := creatorFinds.of("deletions") - tombstoneReads; n != 0 {
+		t.Errorf("looked for tombstones %d times after removing every archived job from jobs_active", n)
 	}
 	if len(st.Completed) != 1 || st.ByState[store.OpSucceeded] != 3 {
 		t.Errorf("stats = %+v", st)

@@ -643,9 +643,13 @@ func (s *Store) adopt(ctx context.Context, claims []*Result) ([]bool, error) {
 // writes: an `{_id: {$in: …}}` filter is not pushed down by FerretDB and
 // would scan the collection.
 func (s *Store) deleteByID(ctx context.Context, coll *mongo.Collection, ids []string) error {
-	if len(ids) == 0 {
-		return nil
-	}
+	_, err := s.deleteCountByID(ctx, coll, ids)
+	return err
+}
+
+// deleteCountByID is deleteByID that returns how many documents it deleted.
+func (s *Store) deleteCountByID(ctx context.Context, coll *mongo.Collection, ids []string) (int64, error) {
+	var deleted int64
 	for start := 0; start < len(ids); start += batchSize {
 		chunk := ids[start:min(start+batchSize, len(ids))]
 		models := make([]mongo.WriteModel, len(chunk))
@@ -653,13 +657,16 @@ func (s *Store) deleteByID(ctx context.Context, coll *mongo.Collection, ids []st
 			models[i] = mongo.NewDeleteOneModel().SetFilter(byID(id))
 		}
 		if err := s.locked(ctx, func() error {
-			_, err := coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+			res, err := coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+			if res != nil {
+				deleted += res.DeletedCount
+			}
 			return err
 		}); err != nil {
-			return err
+			return deleted, err
 		}
 	}
-	return nil
+	return deleted, nil
 }
 
 // uncountedSet remembers the outcomes this process inserted or adopted (so

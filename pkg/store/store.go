@@ -353,12 +353,21 @@ func (s *Store) finishMany(ctx context.Context, jobs []*Job) (gone []string, err
 	// fails: a call that inserted a deleted job and then failed is retried
 	// as a duplicate insert.
 	var errs []error
-	if err := s.deleteByID(ctx, s.active, ids); err != nil {
+	removed, err := s.deleteCountByID(ctx, s.active, ids)
+	if err != nil {
 		errs = append(errs, fmt.Errorf("remove finished jobs from active: %w", err))
 	}
-	gone, err = s.buryDeleted(ctx, jobs)
-	if err != nil {
-		errs = append(errs, err)
+	// If this call removed every job from jobs_active, none of them had
+	// been deleted before its archive insert: DeleteJob removes a job from
+	// jobs_active before it removes it from jobs, so a deletion that comes
+	// later finds the archived copy itself. Otherwise (a deletion, or a job
+	// archived twice: a retry, two overlapping appliers, the relay), look
+	// for tombstones.
+	if err != nil || removed != int64(len(ids)) {
+		gone, err = s.buryDeleted(ctx, jobs)
+		if err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if len(errs) > 0 {
 		return gone, errors.Join(errs...)
