@@ -68,7 +68,7 @@ func (s *Store) CreateJobs(ctx context.Context, batch []NewJob) []Created {
 		}
 		n := &batch[i]
 		j := &Job{ID: ids[i], RequestID: n.RequestID, PartitionKey: n.PartitionKey, Total: int64(len(n.Operations)),
-			CreateTime: now, UpdateTime: now, OpsPerDoc: opsPerDoc(n.Operations)}
+			CreateTime: now, UpdateTime: now, OpsPerDoc: s.opsPerDoc(n.Operations)}
 		ops := newOperations(j, n.Operations)
 		opDocs = append(opDocs, operationDocs(j, ops)...)
 		out[i] = Created{Job: j, Ops: ops, Created: true}

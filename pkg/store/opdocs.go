@@ -17,7 +17,9 @@ import (
 // compute the document from the index.
 //
 // Jobs stored before this layout have OpsPerDoc 0: one document per
-// operation, `_id` = operation id (type Operation). They are still read.
+// operation, `_id` = operation id (type Operation). They are still read,
+// and Config.SingleOperationDocs still writes them, for a rolling upgrade
+// from a version that knows only that layout (docs/operations.md).
 
 const (
 	// opsPerDocMax bounds the operations of one document, so that reading
@@ -27,11 +29,21 @@ const (
 	opDocBytes = 256 << 10
 )
 
-// opsPerDoc returns how many operations of a job share one document: as
+// opsPerDoc returns how many operations of a new job share one document
+// (opsPerDocFor), or 0 when the store writes one document per operation
+// (Config.SingleOperationDocs).
+func (s *Store) opsPerDoc(ops []OpInput) int64 {
+	if s.singleOpDocs {
+		return 0
+	}
+	return opsPerDocFor(ops)
+}
+
+// opsPerDocFor returns how many operations of a job share one document: as
 // many as fit opDocBytes with the job's largest request, at most
 // opsPerDocMax. It depends only on the operations, so that a retried
 // CreateJob writes the same documents.
-func opsPerDoc(ops []OpInput) int64 {
+func opsPerDocFor(ops []OpInput) int64 {
 	largest := 1
 	for _, op := range ops {
 		largest = max(largest, len(op.Type)+len(op.Request))
@@ -83,6 +95,28 @@ func operationDocs(j *Job, ops []Operation) []any {
 	return docs
 }
 
+// layout returns j with OpsPerDoc as its documents are stored. A job
+// without OpsPerDoc is usually stored one document per operation; but a
+// replica of an earlier version, which does not know the field, drops it
+// when it rewrites a job (archiving it), so the first document of the
+// grouped layout is looked for too: when it exists, its length is the
+// job's OpsPerDoc (the first document is full unless it is the only one).
+func (s *Store) layout(ctx context.Context, j *Job) (*Job, error) {
+	if j.OpsPerDoc > 0 {
+		return j, nil
+	}
+	first, err := findByID[opDoc](ctx, s.ops, []string{opDocID(j.ID, 0)})
+	if err != nil {
+		return nil, err
+	}
+	if first[0] == nil || len(first[0].Ops) == 0 {
+		return j, nil
+	}
+	c := *j
+	c.OpsPerDoc = int64(len(first[0].Ops))
+	return &c, nil
+}
+
 // operationDocIDs returns the `_id`s of every operations document of j.
 func operationDocIDs(j *Job) []string {
 	if j.OpsPerDoc == 0 {
@@ -102,6 +136,10 @@ func operationDocIDs(j *Job) []string {
 // readOperations returns the operations of j at indexes (nil where none
 // is stored: deleted meanwhile), reading each document once, by `_id`.
 func (s *Store) readOperations(ctx context.Context, j *Job, indexes []int64) ([]*Operation, error) {
+	j, err := s.layout(ctx, j)
+	if err != nil {
+		return nil, err
+	}
 	if j.OpsPerDoc == 0 {
 		ids := make([]string, len(indexes))
 		for i, idx := range indexes {

@@ -26,8 +26,8 @@ func TestOpsPerDoc(t *testing.T) {
 		{"exactly the budget", ops(opDocBytes - 4), 1},
 	}
 	for _, tt := range tests {
-		if got := opsPerDoc(tt.ops); got != tt.want {
-			t.Errorf("%s: opsPerDoc = %d, want %d", tt.name, got, tt.want)
+		if got := opsPerDocFor(tt.ops); got != tt.want {
+			t.Errorf("%s: opsPerDocFor = %d, want %d", tt.name, got, tt.want)
 		}
 	}
 }

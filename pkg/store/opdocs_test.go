@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -160,6 +161,59 @@ func TestOperationDocumentsOfEarlierVersion(t *testing.T) {
 	}
 	checkOperations(t, s, j, func(i int64) string { return "old " + strconv.FormatInt(i, 10) })
 	if err := s.DeleteJob(ctx, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := countOpDocs(t, b, j.ID); n != 0 {
+		t.Fatalf("%d operation documents left after delete", n)
+	}
+}
+
+// For a rolling upgrade, SingleOperationDocs writes one document per
+// operation, and a job whose OpsPerDoc an earlier version dropped (it
+// rewrites the jobs it archives without the field) is still read from its
+// grouped documents and deleted with them.
+func TestOperationDocumentsDuringUpgrade(t *testing.T) {
+	t.Parallel()
+	_, b := setup(t)
+	ctx := t.Context()
+	open := func(single bool) *store.Store {
+		s, err := store.Open(ctx, store.Config{URI: mongoURI, Database: b.db.Name(), SingleOperationDocs: single})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close(context.Background()) })
+		return s
+	}
+	single, grouped := open(true), open(false)
+	reqs := make([]string, 150)
+	for i := range reqs {
+		reqs[i] = strconv.Itoa(i)
+	}
+	want := func(i int64) string { return strconv.FormatInt(i, 10) }
+
+	old, _, _, err := single.CreateJob(ctx, newJob(reqs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := countOpDocs(t, b, old.ID); n != 150 || old.OpsPerDoc != 0 {
+		t.Fatalf("single: %d operation documents, OpsPerDoc %d; want 150, 0", n, old.OpsPerDoc)
+	}
+	checkOperations(t, grouped, old, want)
+
+	j, _, _, err := grouped.CreateJob(ctx, newJob(reqs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.db.Collection("jobs_active").UpdateOne(ctx, bson.D{{Key: "_id", Value: j.ID}},
+		bson.D{{Key: "$unset", Value: bson.D{{Key: "ops_per_doc", Value: ""}}}}); err != nil {
+		t.Fatal(err)
+	}
+	dropped, err := grouped.GetJob(ctx, j.ID)
+	if err != nil || dropped.OpsPerDoc != 0 {
+		t.Fatalf("job without the field: %+v %v", dropped, err)
+	}
+	checkOperations(t, grouped, dropped, want)
+	if err := grouped.DeleteJob(ctx, j.ID); err != nil {
 		t.Fatal(err)
 	}
 	if n := countOpDocs(t, b, j.ID); n != 0 {

@@ -70,6 +70,11 @@ type Config struct {
 	// Monitor, when set, receives the driver's command events (the services
 	// trace MongoDB commands with it, see telemetry.MongoMonitor).
 	Monitor *event.CommandMonitor
+	// SingleOperationDocs stores each operation of a new job in a document
+	// of its own, as versions before operations were grouped did (see
+	// opdocs.go): for a rolling upgrade from such a version, whose replicas
+	// cannot read the grouped layout.
+	SingleOperationDocs bool
 	// Lazy skips the start-up ping: the server service runs without MongoDB
 	// (an outage only delays its heartbeats and metric aggregation).
 	Lazy bool
@@ -107,6 +112,8 @@ type Store struct {
 	// that jobplane's batched writes barely use. A one-slot semaphore, so
 	// that a caller whose context ends stops waiting (see locked).
 	writes chan struct{}
+	// singleOpDocs: Config.SingleOperationDocs.
+	singleOpDocs bool
 	// outboxScanSlowUntil: see MarkPublishedMany (unix nanoseconds).
 	outboxScanSlowUntil atomic.Int64
 }
@@ -142,7 +149,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("ping mongodb: %w", err)
 		}
 	}
-	return New(client, cmp.Or(cfg.Database, "jobplane")), nil
+	s := New(client, cmp.Or(cfg.Database, "jobplane"))
+	s.singleOpDocs = cfg.SingleOperationDocs
+	return s, nil
 }
 
 // New wraps an existing client.
@@ -255,7 +264,7 @@ func (s *Store) CreateJob(ctx context.Context, n NewJob) (job *Job, ops []Operat
 		Total:        int64(len(n.Operations)),
 		CreateTime:   now,
 		UpdateTime:   now,
-		OpsPerDoc:    opsPerDoc(n.Operations),
+		OpsPerDoc:    s.opsPerDoc(n.Operations),
 	}
 	ops = newOperations(job, n.Operations)
 	// Operations already present come from an interrupted first attempt
@@ -549,6 +558,12 @@ func (s *Store) DeleteJob(ctx context.Context, id string) error {
 // collection keyed by operation id): by `_id` when they are up to
 // deleteByIDMax, otherwise with one DeleteMany on job_id (see DeleteJob).
 func (s *Store) deleteJobDocs(ctx context.Context, coll *mongo.Collection, j *Job) error {
+	if coll == s.ops {
+		var err error
+		if j, err = s.layout(ctx, j); err != nil {
+			return err
+		}
+	}
 	n := j.Total
 	if coll == s.ops && j.OpsPerDoc > 0 {
 		n = (j.Total + j.OpsPerDoc - 1) / j.OpsPerDoc

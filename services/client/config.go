@@ -25,6 +25,11 @@ type Config struct {
 
 	MongoURI      string // MONGODB_URI, default mongodb://127.0.0.1:27017/
 	MongoDatabase string // MONGODB_DATABASE, default jobplane
+	// OperationDocuments is how new jobs' operations are stored
+	// (OPERATION_DOCUMENTS): "grouped" (default, up to 100 to a document)
+	// or "single" (one document each, as earlier versions did: for a
+	// rolling upgrade from such a version, see docs/operations.md).
+	OperationDocuments string
 
 	Kafka         queue.Settings // KAFKA_* (see queue.SettingsFromEnv)
 	ResponseGroup string         // KAFKA_RESPONSE_GROUP, default operation-response-group
@@ -88,6 +93,7 @@ func ConfigFromReader(r *env.Reader) (Config, error) {
 		HTTPAddr:            r.String("HTTP_ADDR", ":8080"),
 		MongoURI:            r.String("MONGODB_URI", "mongodb://127.0.0.1:27017/"),
 		MongoDatabase:       r.String("MONGODB_DATABASE", "jobplane"),
+		OperationDocuments:  r.String("OPERATION_DOCUMENTS", "grouped"),
 		Kafka:               queue.SettingsFromEnv(r),
 		ResponseGroup:       r.String("KAFKA_RESPONSE_GROUP", "operation-response-group"),
 		AuthTokens:          r.List("AUTH_TOKENS", nil),
@@ -139,6 +145,9 @@ func (c *Config) validate() error {
 	}
 	if c.MongoURI == "" {
 		errs = append(errs, errors.New("MONGODB_URI is required"))
+	}
+	if c.OperationDocuments != "grouped" && c.OperationDocuments != "single" {
+		errs = append(errs, fmt.Errorf("OPERATION_DOCUMENTS=%q: want grouped or single", c.OperationDocuments))
 	}
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, fmt.Errorf("MAX_BODY_BYTES=%d: want >= 1024", c.MaxBodyBytes))

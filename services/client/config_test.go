@@ -72,6 +72,9 @@ func TestSecurityAndLimitsConfig(t *testing.T) {
 		{"negative rate", map[string]string{"RATE_LIMIT": "-1"}, nil, "RATE_LIMIT"},
 		{"negative burst", map[string]string{"RATE_LIMIT": "1", "RATE_LIMIT_BURST": "-2"}, nil, "RATE_LIMIT_BURST"},
 		{"no inflight slots", map[string]string{"MAX_INFLIGHT_REQUESTS": "0"}, nil, "MAX_INFLIGHT_REQUESTS"},
+		{"operations grouped by default", nil, func(c Config) bool { return c.OperationDocuments == "grouped" }, ""},
+		{"operations one per document", map[string]string{"OPERATION_DOCUMENTS": "single"}, func(c Config) bool { return c.OperationDocuments == "single" }, ""},
+		{"unknown operation layout", map[string]string{"OPERATION_DOCUMENTS": "chunked"}, nil, "OPERATION_DOCUMENTS"},
 		{"mtls", map[string]string{"TLS_CERT": "/c.pem", "TLS_KEY": "/k.pem", "TLS_CLIENT_CA": "/ca.pem"}, func(c Config) bool {
 			return c.TLS.Cert == "/c.pem" && c.TLS.Key == "/k.pem" && c.TLS.ClientCA == "/ca.pem"
 		}, ""},

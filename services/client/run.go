@@ -59,7 +59,8 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 
-	st, err := store.Open(ctx, store.Config{URI: cfg.MongoURI, Database: cfg.MongoDatabase, Monitor: telemetry.MongoMonitor(tracing)})
+	st, err := store.Open(ctx, store.Config{URI: cfg.MongoURI, Database: cfg.MongoDatabase, Monitor: telemetry.MongoMonitor(tracing),
+		SingleOperationDocs: cfg.OperationDocuments == "single"})
 	if err != nil {
 		return err
 	}
