@@ -187,3 +187,39 @@ func TestApplyWholeJobDeletedElsewhere(t *testing.T) {
 		}
 	}
 }
+
+// One applier call archives a job that another replica deleted meanwhile
+// and one that nobody deleted: the first is buried with its outcomes, the
+// second stays.
+func TestArchiveBatchWithOneDeletedJob(t *testing.T) {
+	t.Parallel()
+	r := setupReplicas(t)
+	ctx, b := t.Context(), r.b
+	gone, _, _, err := r.creator.CreateJob(ctx, newJob("1", "2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, _, _, err := r.creator.CreateJob(ctx, newJob("3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.other.DeleteJob(ctx, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	st, err := r.creator.ApplyResults(ctx, append(allResults(gone), allResults(kept)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Completed) != 1 || st.Completed[0].ID != kept.ID || st.Orphans != 2 {
+		t.Errorf("stats = %+v", st)
+	}
+	if _, err := r.creator.GetJob(ctx, gone.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("deleted job archived back: %v", err)
+	}
+	if got, err := r.creator.GetJob(ctx, kept.ID); err != nil || got.State() != store.JobSucceeded {
+		t.Errorf("kept job = %+v, %v", got, err)
+	}
+	if n, err := b.db.Collection("results").CountDocuments(ctx, bson.D{{Key: "job_id", Value: gone.ID}}); err != nil || n != 0 {
+		t.Errorf("outcomes of the deleted job left: %d, %v", n, err)
+	}
+}

@@ -458,8 +458,11 @@ func (s *Store) buryDeleted(ctx context.Context, jobs []*Job) ([]string, error) 
 
 // PurgeDeletions removes tombstones older than DeletionRetention (a scan of
 // a small collection; the relay calls it). It first deletes, by `_id`, what
-// is left of those jobs in jobs and jobs_active: an archiving step killed
-// between its insert and its tombstone check can have brought one back.
+// is left of those jobs: an archiving step killed between its insert and
+// its tombstone check can have brought one back, and a DeleteJob that
+// failed after writing its tombstone left the job whole (an archiving that
+// removed it from jobs_active itself does not look for tombstones, see
+// finishMany); their operations, outcomes and claims go with them.
 func (s *Store) PurgeDeletions(ctx context.Context) (int64, error) {
 	old := bson.D{{Key: "time", Value: bson.D{{Key: "$lt", Value: s.now().Add(-DeletionRetention)}}}}
 	cur, err := s.deletions.Find(ctx, old)
@@ -476,6 +479,18 @@ func (s *Store) PurgeDeletions(ctx context.Context) (int64, error) {
 	ids := make([]string, len(dead))
 	for i, d := range dead {
 		ids[i] = d.ID
+	}
+	left, err := s.readJobs(ctx, ids)
+	if err != nil {
+		return 0, fmt.Errorf("read deleted jobs: %w", err)
+	}
+	for _, j := range left {
+		if j == nil {
+			continue
+		}
+		if err := s.deleteJobData(ctx, j); err != nil {
+			return 0, fmt.Errorf("sweep deleted job %s: %w", j.ID, err)
+		}
 	}
 	for _, coll := range []*mongo.Collection{s.jobs, s.active} {
 		if err := s.deleteByID(ctx, coll, ids); err != nil {
@@ -538,12 +553,18 @@ func (s *Store) DeleteJob(ctx context.Context, id string) error {
 	// on job_id per collection, a scan on FerretDB but cheaper than that
 	// many deletes (10,000 operations: about 1 s against 4 s); it holds the
 	// process's other writes meanwhile.
+	return s.deleteJobData(ctx, j)
+}
+
+// deleteJobData deletes everything of job j but its job documents: its
+// operations, results, adoptions, outbox entry and request_id claim.
+func (s *Store) deleteJobData(ctx context.Context, j *Job) error {
 	for _, coll := range []*mongo.Collection{s.ops, s.results, s.adopted} {
 		if err := s.deleteJobDocs(ctx, coll, j); err != nil {
 			return fmt.Errorf("delete %s of job: %w", coll.Name(), err)
 		}
 	}
-	if err := s.locked(ctx, func() error { _, err := s.outbox.DeleteOne(ctx, byID(id)); return err }); err != nil {
+	if err := s.locked(ctx, func() error { _, err := s.outbox.DeleteOne(ctx, byID(j.ID)); return err }); err != nil {
 		return fmt.Errorf("delete outbox entry: %w", err)
 	}
 	if j.RequestID != "" {

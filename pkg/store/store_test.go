@@ -509,3 +509,33 @@ func TestParseOperationID(t *testing.T) {
 		}
 	}
 }
+
+// A DeleteJob that stopped after writing its tombstone left the job whole,
+// and the job finished normally afterwards: the purge of the tombstone
+// removes the job with its operations, outcomes and request_id claim.
+func TestPurgeFinishesHalfDoneDeletion(t *testing.T) {
+	t.Parallel()
+	s, b := setup(t)
+	ctx := t.Context()
+	n := newJob("1", "2")
+	n.RequestID = "half-deleted"
+	j, ops, _, err := s.CreateJob(ctx, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.db.Collection("deletions").InsertOne(ctx, bson.D{{Key: "_id", Value: j.ID},
+		{Key: "time", Value: time.Now().Add(-store.DeletionRetention - time.Minute)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ApplyResults(ctx, []store.Result{result(ops[0].ID, store.OpSucceeded, "1"), result(ops[1].ID, store.OpSucceeded, "2")}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.PurgeDeletions(ctx); err != nil || n != 1 {
+		t.Fatalf("purge: %d %v", n, err)
+	}
+	for _, coll := range []string{"jobs", "jobs_active", "operations", "results", "requests", "outbox", "adoptions", "deletions"} {
+		if n, err := b.db.Collection(coll).CountDocuments(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$not", Value: bson.D{{Key: "$regex", Value: "^listing-"}}}}}}); err != nil || n != 0 {
+			t.Errorf("%s left: %d (%v)", coll, n, err)
+		}
+	}
+}
