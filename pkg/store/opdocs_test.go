@@ -220,3 +220,30 @@ func TestOperationDocumentsDuringUpgrade(t *testing.T) {
 		t.Fatalf("%d operation documents left after delete", n)
 	}
 }
+
+// A filtered page reads the outcomes first and then only the documents of
+// the operations it keeps, each once, not one document per pass.
+func TestFilteredListReadsDocumentsOnce(t *testing.T) {
+	t.Parallel()
+	r := setupReplicas(t)
+	ctx := t.Context()
+	reqs := make([]string, 100)
+	for i := range reqs {
+		reqs[i] = strconv.Itoa(i)
+	}
+	j, ops, _, err := r.creator.CreateJob(ctx, newJob(reqs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.creator.ApplyResults(ctx, []store.Result{result(ops[99].ID, store.OpFailed, "")}); err != nil {
+		t.Fatal(err)
+	}
+	before := r.creatorFinds.of("operations")
+	page, next, err := r.creator.ListOperations(ctx, store.ListOperationsParams{JobID: j.ID, Limit: 10, States: []store.OpState{store.OpFailed}})
+	if err != nil || len(page) != 1 || page[0].Index != 99 || page[0].Request != "99" || next != -1 {
+		t.Fatalf("page = %d operations, next %d, %v", len(page), next, err)
+	}
+	if n := r.creatorFinds.of("operations") - before; n != 1 {
+		t.Errorf("read the operations document %d times for one page, want 1", n)
+	}
+}

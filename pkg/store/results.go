@@ -525,7 +525,7 @@ func (s *Store) GetOperation(ctx context.Context, jobID, opID string) (*Operatio
 	if index >= j.Total {
 		return nil, fmt.Errorf("operation %s: %w", opID, ErrNotFound)
 	}
-	views, err := s.operationViews(ctx, j, []int64{index})
+	views, err := s.operationViews(ctx, j, []int64{index}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -559,25 +559,46 @@ func (s *Store) ListOperations(ctx context.Context, p ListOperationsParams) ([]*
 	if len(p.States) > 0 {
 		budget *= 10
 	}
-	var out []*OperationView
+	// The outcomes decide which operations the page keeps; only those are
+	// then read from their documents (each document once), so that a filter
+	// does not read whole documents for operations it drops.
+	var kept []int64
+	var keptRes []*Result
 	idx := p.Start
-	for idx < j.Total && len(out) < p.Limit && budget > 0 {
-		n := min(int64(p.Limit-len(out)), j.Total-idx, budget)
-		indexes := make([]int64, n)
+	for idx < j.Total && len(kept) < p.Limit && budget > 0 {
+		n := min(int64(p.Limit-len(kept)), j.Total-idx, budget)
+		ids := make([]string, n)
 		for k := range n {
-			indexes[k] = idx + k
+			ids[k] = OperationID(j.ID, idx+k)
 		}
-		views, err := s.operationViews(ctx, j, indexes)
+		res, err := findByID[Result](ctx, s.results, ids)
 		if err != nil {
 			return nil, -1, err
 		}
-		for _, v := range views {
-			if v != nil && matches(v.State, p.States) {
-				out = append(out, v)
+		for k, r := range res {
+			state := OpPending
+			if r != nil {
+				state = r.State
+			}
+			if matches(state, p.States) {
+				kept = append(kept, idx+int64(k))
+				keptRes = append(keptRes, r)
 			}
 		}
 		idx += n
 		budget -= n
+	}
+	var views []*OperationView
+	if len(kept) > 0 {
+		if views, err = s.operationViews(ctx, j, kept, keptRes); err != nil {
+			return nil, -1, err
+		}
+	}
+	out := make([]*OperationView, 0, len(views))
+	for _, v := range views {
+		if v != nil { // deleted meanwhile
+			out = append(out, v)
+		}
 	}
 	if idx >= j.Total {
 		idx = -1
@@ -585,21 +606,24 @@ func (s *Store) ListOperations(ctx context.Context, p ListOperationsParams) ([]*
 	return out, idx, nil
 }
 
-// operationViews loads operations of j and their results by `_id`.
-func (s *Store) operationViews(ctx context.Context, j *Job, indexes []int64) ([]*OperationView, error) {
+// operationViews loads operations of j with their outcomes: res[i] is the
+// outcome of indexes[i] when the caller read them already (nil: no
+// outcome), otherwise (res == nil) they are read here by `_id`.
+func (s *Store) operationViews(ctx context.Context, j *Job, indexes []int64, res []*Result) ([]*OperationView, error) {
 	ops, err := s.readOperations(ctx, j, indexes)
 	if err != nil {
 		return nil, err
 	}
-	ids := make([]string, len(indexes))
-	for i, idx := range indexes {
-		ids[i] = OperationID(j.ID, idx)
+	if res == nil {
+		ids := make([]string, len(indexes))
+		for i, idx := range indexes {
+			ids[i] = OperationID(j.ID, idx)
+		}
+		if res, err = findByID[Result](ctx, s.results, ids); err != nil {
+			return nil, err
+		}
 	}
-	res, err := findByID[Result](ctx, s.results, ids)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*OperationView, len(ids))
+	out := make([]*OperationView, len(indexes))
 	for i, op := range ops {
 		if op == nil {
 			continue
