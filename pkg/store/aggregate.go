@@ -28,11 +28,7 @@ func (s *Store) JobOutcomes(ctx context.Context, j *Job) ([]Outcome, error) {
 	if j.Total >= outcomeScanMin {
 		return s.jobOutcomesByQuery(ctx, j)
 	}
-	ids := make([]string, j.Total)
-	for i := range ids {
-		ids[i] = OperationID(j.ID, int64(i))
-	}
-	found, err := findByID[Outcome](ctx, s.results, ids,
+	found, err := findByID[Outcome](ctx, s.results, operationIDs(j.ID, 0, j.Total),
 		options.FindOne().SetProjection(bson.D{{Key: "state", Value: 1}, {Key: "result", Value: 1}}))
 	if err != nil {
 		return nil, err

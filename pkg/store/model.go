@@ -176,6 +176,15 @@ func OperationID(jobID string, index int64) string {
 	return jobID + "-" + strconv.FormatInt(index, 10)
 }
 
+// operationIDs returns the ids of the operations [start, start+n) of a job.
+func operationIDs(jobID string, start, n int64) []string {
+	ids := make([]string, n)
+	for i := range n {
+		ids[i] = OperationID(jobID, start+i)
+	}
+	return ids
+}
+
 // ParseOperationID splits an operation id into its job id and index.
 func ParseOperationID(id string) (jobID string, index int64, err error) {
 	if len(id) < 38 || id[36] != '-' {

@@ -117,20 +117,21 @@ func (s *Store) layout(ctx context.Context, j *Job) (*Job, error) {
 	return &c, nil
 }
 
-// operationDocIDs returns the `_id`s of every operations document of j.
-func operationDocIDs(j *Job) []string {
+// operationDocIDs returns the `_id`s of every operations document of j, as
+// they are stored (layout).
+func (s *Store) operationDocIDs(ctx context.Context, j *Job) ([]string, error) {
+	j, err := s.layout(ctx, j)
+	if err != nil {
+		return nil, err
+	}
 	if j.OpsPerDoc == 0 {
-		ids := make([]string, j.Total)
-		for i := range ids {
-			ids[i] = OperationID(j.ID, int64(i))
-		}
-		return ids
+		return operationIDs(j.ID, 0, j.Total), nil
 	}
 	ids := make([]string, (j.Total+j.OpsPerDoc-1)/j.OpsPerDoc)
 	for k := range ids {
 		ids[k] = opDocID(j.ID, int64(k))
 	}
-	return ids
+	return ids, nil
 }
 
 // readOperations returns the operations of j at indexes (nil where none

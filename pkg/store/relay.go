@@ -110,11 +110,7 @@ type Undone struct {
 func (s *Store) UndoneOperations(ctx context.Context, j *Job) (Undone, error) {
 	var u Undone
 	for start := int64(0); start < j.Total; start += batchSize {
-		n := min(int64(batchSize), j.Total-start)
-		ids := make([]string, n)
-		for i := range n {
-			ids[i] = OperationID(j.ID, start+i)
-		}
+		ids := operationIDs(j.ID, start, min(int64(batchSize), j.Total-start))
 		res, err := findByID[Result](ctx, s.results, ids)
 		if err != nil {
 			return u, err

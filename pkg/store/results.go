@@ -567,11 +567,7 @@ func (s *Store) ListOperations(ctx context.Context, p ListOperationsParams) ([]*
 	idx := p.Start
 	for idx < j.Total && len(kept) < p.Limit && budget > 0 {
 		n := min(int64(p.Limit-len(kept)), j.Total-idx, budget)
-		ids := make([]string, n)
-		for k := range n {
-			ids[k] = OperationID(j.ID, idx+k)
-		}
-		res, err := findByID[Result](ctx, s.results, ids)
+		res, err := findByID[Result](ctx, s.results, operationIDs(j.ID, idx, n))
 		if err != nil {
 			return nil, -1, err
 		}

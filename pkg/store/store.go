@@ -444,10 +444,8 @@ func (s *Store) buryDeleted(ctx context.Context, jobs []*Job) ([]string, error) 
 			continue
 		}
 		gone = append(gone, d.ID)
-		for _, coll := range []*mongo.Collection{s.results, s.adopted} {
-			if err := s.deleteJobDocs(ctx, coll, jobs[i]); err != nil {
-				return nil, fmt.Errorf("remove outcomes of deleted job: %w", err)
-			}
+		if err := s.deleteOutcomes(ctx, jobs[i]); err != nil {
+			return nil, fmt.Errorf("remove outcomes of deleted job: %w", err)
 		}
 	}
 	if err := s.deleteByID(ctx, s.jobs, gone); err != nil {
@@ -559,10 +557,15 @@ func (s *Store) DeleteJob(ctx context.Context, id string) error {
 // deleteJobData deletes everything of job j but its job documents: its
 // operations, results, adoptions, outbox entry and request_id claim.
 func (s *Store) deleteJobData(ctx context.Context, j *Job) error {
-	for _, coll := range []*mongo.Collection{s.ops, s.results, s.adopted} {
-		if err := s.deleteJobDocs(ctx, coll, j); err != nil {
-			return fmt.Errorf("delete %s of job: %w", coll.Name(), err)
-		}
+	docIDs, err := s.operationDocIDs(ctx, j)
+	if err != nil {
+		return err
+	}
+	if err := s.deleteDocs(ctx, s.ops, j.ID, docIDs); err != nil {
+		return fmt.Errorf("delete operations of job: %w", err)
+	}
+	if err := s.deleteOutcomes(ctx, j); err != nil {
+		return err
 	}
 	if err := s.locked(ctx, func() error { _, err := s.outbox.DeleteOne(ctx, byID(j.ID)); return err }); err != nil {
 		return fmt.Errorf("delete outbox entry: %w", err)
@@ -575,31 +578,26 @@ func (s *Store) deleteJobData(ctx context.Context, j *Job) error {
 	return nil
 }
 
-// deleteJobDocs deletes the documents of job j in coll (operations, or a
-// collection keyed by operation id): by `_id` when they are up to
-// deleteByIDMax, otherwise with one DeleteMany on job_id (see DeleteJob).
-func (s *Store) deleteJobDocs(ctx context.Context, coll *mongo.Collection, j *Job) error {
-	if coll == s.ops {
-		var err error
-		if j, err = s.layout(ctx, j); err != nil {
-			return err
+// deleteOutcomes deletes job j's results and adoptions (keyed by operation
+// id).
+func (s *Store) deleteOutcomes(ctx context.Context, j *Job) error {
+	ids := operationIDs(j.ID, 0, j.Total)
+	for _, coll := range []*mongo.Collection{s.results, s.adopted} {
+		if err := s.deleteDocs(ctx, coll, j.ID, ids); err != nil {
+			return fmt.Errorf("delete %s of job: %w", coll.Name(), err)
 		}
 	}
-	n := j.Total
-	if coll == s.ops && j.OpsPerDoc > 0 {
-		n = (j.Total + j.OpsPerDoc - 1) / j.OpsPerDoc
+	return nil
+}
+
+// deleteDocs deletes the documents ids of job jobID from coll: by `_id`
+// when they are up to deleteByIDMax, otherwise with one DeleteMany on
+// job_id (see DeleteJob).
+func (s *Store) deleteDocs(ctx context.Context, coll *mongo.Collection, jobID string, ids []string) error {
+	if len(ids) > deleteByIDMax {
+		return s.locked(ctx, func() error { _, err := coll.DeleteMany(ctx, bson.D{{Key: "job_id", Value: jobID}}); return err })
 	}
-	if n > deleteByIDMax {
-		return s.locked(ctx, func() error { _, err := coll.DeleteMany(ctx, bson.D{{Key: "job_id", Value: j.ID}}); return err })
-	}
-	if coll == s.ops {
-		return s.deleteByID(ctx, coll, operationDocIDs(j))
-	}
-	opIDs := make([]string, j.Total)
-	for i := range opIDs {
-		opIDs[i] = OperationID(j.ID, int64(i))
-	}
-	return s.deleteByID(ctx, coll, opIDs)
+	return s.deleteByID(ctx, coll, ids)
 }
 
 // ClaimCancelled makes every operation of the job that has no outcome yet
