@@ -525,7 +525,11 @@ func (s *Store) GetOperation(ctx context.Context, jobID, opID string) (*Operatio
 	if index >= j.Total {
 		return nil, fmt.Errorf("operation %s: %w", opID, ErrNotFound)
 	}
-	views, err := s.operationViews(ctx, j, []int64{index}, nil)
+	res, err := findByID[Result](ctx, s.results, []string{opID})
+	if err != nil {
+		return nil, err
+	}
+	views, err := s.operationViews(ctx, j, []int64{index}, res)
 	if err != nil {
 		return nil, err
 	}
@@ -602,22 +606,13 @@ func (s *Store) ListOperations(ctx context.Context, p ListOperationsParams) ([]*
 	return out, idx, nil
 }
 
-// operationViews loads operations of j with their outcomes: res[i] is the
-// outcome of indexes[i] when the caller read them already (nil: no
-// outcome), otherwise (res == nil) they are read here by `_id`.
+// operationViews reads the operations of j at indexes and joins them with
+// their outcomes res (res[i] for indexes[i], nil: none yet); an operation
+// deleted meanwhile is nil.
 func (s *Store) operationViews(ctx context.Context, j *Job, indexes []int64, res []*Result) ([]*OperationView, error) {
 	ops, err := s.readOperations(ctx, j, indexes)
 	if err != nil {
 		return nil, err
-	}
-	if res == nil {
-		ids := make([]string, len(indexes))
-		for i, idx := range indexes {
-			ids[i] = OperationID(j.ID, idx)
-		}
-		if res, err = findByID[Result](ctx, s.results, ids); err != nil {
-			return nil, err
-		}
 	}
 	out := make([]*OperationView, len(indexes))
 	for i, op := range ops {
