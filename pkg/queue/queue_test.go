@@ -160,19 +160,25 @@ func TestConsumerRedeliversUncommitted(t *testing.T) {
 	<-entered
 	c1.Stop()
 	got := make(chan string, 1)
-	c2 := testConsumer(brokers, topic, "g2", 5*time.Second, func(_ context.Context, _ int, batch []kafka.Message) error {
-		select {
-		case got <- string(batch[0].Value):
-		default:
-		}
-		return nil
-	})
+	c2 := testConsumer(brokers, topic, "g2", 5*time.Second, firstValue(got))
 	if err := c2.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	defer c2.Stop()
 	if v := receive(t, got, "the uncommitted message"); v != "v" {
 		t.Fatalf("redelivered %q", v)
+	}
+}
+
+// firstValue is a handler that reports the first value it consumes on got
+// (buffered: later ones are dropped).
+func firstValue(got chan<- string) queue.BatchHandler {
+	return func(_ context.Context, _ int, batch []kafka.Message) error {
+		select {
+		case got <- string(batch[0].Value):
+		default:
+		}
+		return nil
 	}
 }
 
@@ -199,13 +205,7 @@ func TestConsumerStopsWithoutWaitingForLongPolls(t *testing.T) {
 	w := queue.NewWriter(queue.WriterConfig{Brokers: brokers})
 	defer w.Close()
 	got := make(chan string, 1)
-	c := testConsumer(brokers, topic, "long-poll", 5*time.Second, func(_ context.Context, _ int, batch []kafka.Message) error {
-		select {
-		case got <- string(batch[0].Value):
-		default:
-		}
-		return nil
-	}, func(c *queue.ConsumerConfig) { c.MaxWait = 2 * time.Minute })
+	c := testConsumer(brokers, topic, "long-poll", 5*time.Second, firstValue(got), func(c *queue.ConsumerConfig) { c.MaxWait = 2 * time.Minute })
 	if err := c.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}

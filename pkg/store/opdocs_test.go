@@ -1,7 +1,6 @@
 package store_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -60,6 +59,18 @@ func checkOperations(t *testing.T, s *store.Store, j *store.Job, want func(i int
 	}
 }
 
+// deleteLeavesNoOpDocs deletes job jobID and checks that none of its
+// operation documents is left.
+func deleteLeavesNoOpDocs(t *testing.T, s *store.Store, b *bundle, jobID string) {
+	t.Helper()
+	if err := s.DeleteJob(t.Context(), jobID); err != nil {
+		t.Fatal(err)
+	}
+	if n := countOpDocs(t, b, jobID); n != 0 {
+		t.Fatalf("%d operation documents left after delete", n)
+	}
+}
+
 func countOpDocs(t *testing.T, b *bundle, jobID string) int64 {
 	t.Helper()
 	n, err := b.db.Collection("operations").CountDocuments(t.Context(), bson.D{{Key: "job_id", Value: jobID}})
@@ -75,11 +86,7 @@ func TestOperationDocuments(t *testing.T) {
 	t.Parallel()
 	s, b := setup(t)
 	ctx := t.Context()
-	reqs := make([]string, 250)
-	for i := range reqs {
-		reqs[i] = strconv.Itoa(i)
-	}
-	j, ops, _, err := s.CreateJob(ctx, newJob(reqs...))
+	j, ops, _, err := s.CreateJob(ctx, numberedJob(250))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,13 +99,13 @@ func TestOperationDocuments(t *testing.T) {
 	if j, err = s.GetJob(ctx, j.ID); err != nil {
 		t.Fatal(err)
 	}
-	checkOperations(t, s, j, func(i int64) string { return strconv.FormatInt(i, 10) })
+	checkOperations(t, s, j, numbered)
 	if v, err := s.GetOperation(ctx, j.ID, ops[100].ID); err != nil || v.State != store.OpSucceeded || v.Result != "100" {
 		t.Fatalf("operation with an outcome: %+v %v", v, err)
 	}
 
 	// CreateJobs stores the same layout.
-	created := s.CreateJobs(ctx, []store.NewJob{newJob(reqs[:101]...), newJob(reqs[:1]...)})
+	created := s.CreateJobs(ctx, []store.NewJob{numberedJob(101), numberedJob(1)})
 	for k, want := range []int64{2, 1} {
 		c := created[k]
 		if c.Err != nil {
@@ -107,15 +114,10 @@ func TestOperationDocuments(t *testing.T) {
 		if n := countOpDocs(t, b, c.Job.ID); n != want {
 			t.Fatalf("CreateJobs job %d: %d operation documents, want %d", k, n, want)
 		}
-		checkOperations(t, s, c.Job, func(i int64) string { return strconv.FormatInt(i, 10) })
+		checkOperations(t, s, c.Job, numbered)
 	}
 
-	if err := s.DeleteJob(ctx, j.ID); err != nil {
-		t.Fatal(err)
-	}
-	if n := countOpDocs(t, b, j.ID); n != 0 {
-		t.Fatalf("%d operation documents left after delete", n)
-	}
+	deleteLeavesNoOpDocs(t, s, b, j.ID)
 }
 
 // Large requests put fewer operations in a document.
@@ -160,12 +162,7 @@ func TestOperationDocumentsOfEarlierVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkOperations(t, s, j, func(i int64) string { return "old " + strconv.FormatInt(i, 10) })
-	if err := s.DeleteJob(ctx, j.ID); err != nil {
-		t.Fatal(err)
-	}
-	if n := countOpDocs(t, b, j.ID); n != 0 {
-		t.Fatalf("%d operation documents left after delete", n)
-	}
+	deleteLeavesNoOpDocs(t, s, b, j.ID)
 }
 
 // For a rolling upgrade, SingleOperationDocs writes one document per
@@ -176,31 +173,17 @@ func TestOperationDocumentsDuringUpgrade(t *testing.T) {
 	t.Parallel()
 	_, b := setup(t)
 	ctx := t.Context()
-	open := func(single bool) *store.Store {
-		s, err := store.Open(ctx, store.Config{URI: mongoURI, Database: b.db.Name(), SingleOperationDocs: single})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close(context.Background()) })
-		return s
-	}
-	single, grouped := open(true), open(false)
-	reqs := make([]string, 150)
-	for i := range reqs {
-		reqs[i] = strconv.Itoa(i)
-	}
-	want := func(i int64) string { return strconv.FormatInt(i, 10) }
-
-	old, _, _, err := single.CreateJob(ctx, newJob(reqs...))
+	single, grouped := openStore(t, b, store.Config{SingleOperationDocs: true}), openStore(t, b, store.Config{})
+	old, _, _, err := single.CreateJob(ctx, numberedJob(150))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n := countOpDocs(t, b, old.ID); n != 150 || old.OpsPerDoc != 0 {
 		t.Fatalf("single: %d operation documents, OpsPerDoc %d; want 150, 0", n, old.OpsPerDoc)
 	}
-	checkOperations(t, grouped, old, want)
+	checkOperations(t, grouped, old, numbered)
 
-	j, _, _, err := grouped.CreateJob(ctx, newJob(reqs...))
+	j, _, _, err := grouped.CreateJob(ctx, numberedJob(150))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,13 +195,8 @@ func TestOperationDocumentsDuringUpgrade(t *testing.T) {
 	if err != nil || dropped.OpsPerDoc != 0 {
 		t.Fatalf("job without the field: %+v %v", dropped, err)
 	}
-	checkOperations(t, grouped, dropped, want)
-	if err := grouped.DeleteJob(ctx, j.ID); err != nil {
-		t.Fatal(err)
-	}
-	if n := countOpDocs(t, b, j.ID); n != 0 {
-		t.Fatalf("%d operation documents left after delete", n)
-	}
+	checkOperations(t, grouped, dropped, numbered)
+	deleteLeavesNoOpDocs(t, grouped, b, j.ID)
 }
 
 // A filtered page reads the outcomes first and then only the documents of
@@ -227,11 +205,7 @@ func TestFilteredListReadsDocumentsOnce(t *testing.T) {
 	t.Parallel()
 	r := setupReplicas(t)
 	ctx := t.Context()
-	reqs := make([]string, 100)
-	for i := range reqs {
-		reqs[i] = strconv.Itoa(i)
-	}
-	j, ops, _, err := r.creator.CreateJob(ctx, newJob(reqs...))
+	j, ops, _, err := r.creator.CreateJob(ctx, numberedJob(100))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,17 +53,23 @@ type replicas struct {
 func setupReplicas(t *testing.T) replicas {
 	t.Helper()
 	_, b := setup(t)
-	open := func(f *finds) *store.Store {
-		s, err := store.Open(t.Context(), store.Config{URI: mongoURI, Database: b.db.Name(), Monitor: f.monitor()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close(context.Background()) })
-		return s
-	}
 	r := replicas{b: b, creatorFinds: &finds{}, otherFinds: &finds{}}
-	r.creator, r.other = open(r.creatorFinds), open(r.otherFinds)
+	r.creator = openStore(t, b, store.Config{Monitor: r.creatorFinds.monitor()})
+	r.other = openStore(t, b, store.Config{Monitor: r.otherFinds.monitor()})
 	return r
+}
+
+// openStore opens another store (another replica) on b's database with
+// cfg (URI and database set here).
+func openStore(t *testing.T, b *bundle, cfg store.Config) *store.Store {
+	t.Helper()
+	cfg.URI, cfg.Database = mongoURI, b.db.Name()
+	s, err := store.Open(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	return s
 }
 
 func allResults(j *store.Job) []store.Result {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -66,6 +67,31 @@ func setup(t testing.TB) (*store.Store, *bundle) {
 		_ = s.Close(ctx)
 	})
 	return s, &bundle{client: client, db: client.Database(name)}
+}
+
+// numberedJob is a job of n operations whose requests are their indexes
+// (see numbered).
+func numberedJob(n int) store.NewJob {
+	reqs := make([]string, n)
+	for i := range reqs {
+		reqs[i] = numbered(int64(i))
+	}
+	return newJob(reqs...)
+}
+
+// numbered is the request of operation i of a numberedJob.
+func numbered(i int64) string { return strconv.FormatInt(i, 10) }
+
+// checkNothingLeft checks that colls hold no document but listing entries
+// (in operations, without a job_id: they stay, see listingID).
+func checkNothingLeft(t *testing.T, b *bundle, colls ...string) {
+	t.Helper()
+	notListing := bson.D{{Key: "_id", Value: bson.D{{Key: "$not", Value: bson.D{{Key: "$regex", Value: "^listing-"}}}}}}
+	for _, coll := range colls {
+		if n, err := b.db.Collection(coll).CountDocuments(t.Context(), notListing); err != nil || n != 0 {
+			t.Errorf("%s left: %d (%v)", coll, n, err)
+		}
+	}
 }
 
 func newJob(reqs ...string) store.NewJob {
@@ -322,12 +348,7 @@ func TestDelete(t *testing.T) {
 	if err != nil || st.Orphans != 1 {
 		t.Fatalf("late result for deleted job: %+v %v", st, err)
 	}
-	for _, coll := range []string{"jobs", "jobs_active", "operations", "results", "requests", "outbox", "adoptions"} {
-		// Listing entries (in operations, without a job_id) stay: see listingID.
-		if n, err := b.db.Collection(coll).CountDocuments(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$not", Value: bson.D{{Key: "$regex", Value: "^listing-"}}}}}}); err != nil || n != 0 {
-			t.Errorf("%s left: %d (%v)", coll, n, err)
-		}
-	}
+	checkNothingLeft(t, b, "jobs", "jobs_active", "operations", "results", "requests", "outbox", "adoptions")
 	// The request_id can be used again.
 	if _, _, created, err := s.CreateJob(ctx, n); err != nil || !created {
 		t.Fatalf("reuse request_id: %v %v", err, created)
@@ -455,11 +476,7 @@ func TestListOperations(t *testing.T) {
 	t.Parallel()
 	s, _ := setup(t)
 	ctx := t.Context()
-	reqs := make([]string, 45)
-	for i := range reqs {
-		reqs[i] = fmt.Sprint(i)
-	}
-	j, ops, _, _ := s.CreateJob(ctx, newJob(reqs...))
+	j, ops, _, _ := s.CreateJob(ctx, numberedJob(45))
 	if _, err := s.ApplyResults(ctx, []store.Result{result(ops[44].ID, store.OpFailed, "")}); err != nil {
 		t.Fatal(err)
 	}
@@ -533,9 +550,5 @@ func TestPurgeFinishesHalfDoneDeletion(t *testing.T) {
 	if n, err := s.PurgeDeletions(ctx); err != nil || n != 1 {
 		t.Fatalf("purge: %d %v", n, err)
 	}
-	for _, coll := range []string{"jobs", "jobs_active", "operations", "results", "requests", "outbox", "adoptions", "deletions"} {
-		if n, err := b.db.Collection(coll).CountDocuments(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$not", Value: bson.D{{Key: "$regex", Value: "^listing-"}}}}}}); err != nil || n != 0 {
-			t.Errorf("%s left: %d (%v)", coll, n, err)
-		}
-	}
+	checkNothingLeft(t, b, "jobs", "jobs_active", "operations", "results", "requests", "outbox", "adoptions", "deletions")
 }
