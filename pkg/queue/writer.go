@@ -17,7 +17,11 @@ type WriterConfig struct {
 	// take a second).
 	BatchTimeout time.Duration
 	// BatchSize is the maximum number of messages per partition batch;
-	// default 1000.
+	// default 100. kafka-go allocates room for BatchSize messages for every
+	// batch it starts (152 bytes each, zeroed), and most batches are a
+	// job's few operations or a partition's few results: 1000 made the
+	// client allocate and clear 150 KB per small job. A partition's batches
+	// are written one after the other, in order.
 	BatchSize int
 	// Compression codec; default zstd.
 	Compression compress.Compression
@@ -34,7 +38,7 @@ func NewWriter(cfg WriterConfig) *kafka.Writer {
 		Balancer:               &partition.Balancer{},
 		RequiredAcks:           kafka.RequireAll,
 		BatchTimeout:           cmp.Or(cfg.BatchTimeout, 2*time.Millisecond),
-		BatchSize:              cmp.Or(cfg.BatchSize, 1000),
+		BatchSize:              cmp.Or(cfg.BatchSize, 100),
 		BatchBytes:             8 << 20,
 		Compression:            cmp.Or(cfg.Compression, kafka.Zstd),
 		AllowAutoTopicCreation: false,
