@@ -143,6 +143,38 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		return w.WriteMessages(ctx, out...)
 	}
+	// Archived jobs leave jobs_active in batches collected for 100 ms, one
+	// DeleteMany on `_id` $in each, as jobplane's retirer does (see
+	// store.DeferRetire).
+	retire := make(chan string, 4096)
+	retired := make(chan error, 1)
+	go func() {
+		var err error
+		for id := range retire {
+			ids := []string{id}
+			linger := time.After(100 * time.Millisecond)
+		collect:
+			for len(ids) < 1000 {
+				select {
+				case id, ok := <-retire:
+					if !ok {
+						break collect
+					}
+					ids = append(ids, id)
+				case <-linger:
+					break collect
+				}
+			}
+			if err == nil {
+				err = write(func() error {
+					_, err := jobsColl.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
+					return err
+				})
+			}
+		}
+		retired <- err
+	}()
+	defer func() { close(retire); <-retired }()
 	// Applier: insert the batch's results, read the batch's jobs, archive
 	// the finished ones and count the others.
 	doneColl := db.Collection("jobs")
@@ -222,15 +254,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			}); err != nil {
 				return err
 			}
-			models := make([]mongo.WriteModel, len(finishedIDs))
-			for i, id := range finishedIDs {
-				models[i] = mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: id}})
-			}
-			if err := write(func() error {
-				_, err := jobsColl.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
-				return err
-			}); err != nil {
-				return err
+			for _, id := range finishedIDs {
+				select {
+				case retire <- id:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
 			}
 			if completed.Add(int64(len(finished))) == int64(cfg.Jobs) {
 				close(allDone)

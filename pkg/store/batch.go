@@ -3,9 +3,11 @@ package store
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 )
 
 // Created is the outcome of one job of a CreateJobs batch, as CreateJob
@@ -116,37 +118,63 @@ func (s *Store) CreateJobs(ctx context.Context, batch []NewJob) []Created {
 }
 
 // MarkPublishedMany deletes the outbox entries of jobs whose operations are
-// all in Kafka. Usually with one DeleteMany on `_id` $in per batchSize ids:
-// on FerretDB that filter scans the collection, but the outbox is small
-// (jobs between their create and their publish), and per document a delete
-// by `_id` costs far more (measured under W1: 0.35-0.5 ms per entry, about
-// as much as six inserted documents). When a scan costs more than deleting
-// by `_id` would have (a backlog after a Kafka outage), it deletes by `_id`
-// for the next minute.
+// all in Kafka (deleteSmall: the outbox holds only jobs between their create
+// and their publish).
 func (s *Store) MarkPublishedMany(ctx context.Context, jobIDs []string) error {
-	for start := 0; start < len(jobIDs); start += batchSize {
-		chunk := jobIDs[start:min(start+batchSize, len(jobIDs))]
-		if time.Now().UnixNano() < s.outboxScanSlowUntil.Load() {
-			if err := s.deleteByID(ctx, s.outbox, chunk); err != nil {
-				return fmt.Errorf("delete outbox entries: %w", err)
+	if _, err := s.deleteSmall(ctx, s.outbox, jobIDs, &s.outboxScanSlowUntil); err != nil {
+		return fmt.Errorf("delete outbox entries: %w", err)
+	}
+	return nil
+}
+
+// deleteSmall deletes the documents of ids from a collection that is
+// usually small (the outbox, jobs_active) and returns how many it deleted.
+// Usually with one DeleteMany on `_id` $in per batchSize ids: on FerretDB
+// that filter scans the collection, but per document a delete by `_id`
+// costs far more (measured under W1: 0.35-0.5 ms per document, about as
+// much as six inserted documents). When a scan costs more than deleting by
+// `_id` would have (a backlog after a Kafka outage; see scanJudgedIDs), it
+// deletes by `_id` for the next minute (slowUntil, unix nanoseconds, one per
+// collection).
+func (s *Store) deleteSmall(ctx context.Context, coll *mongo.Collection, ids []string, slowUntil *atomic.Int64) (int64, error) {
+	var deleted int64
+	for start := 0; start < len(ids); start += batchSize {
+		chunk := ids[start:min(start+batchSize, len(ids))]
+		if time.Now().UnixNano() < slowUntil.Load() {
+			n, err := s.deleteCountByID(ctx, coll, chunk)
+			deleted += n
+			if err != nil {
+				return deleted, err
 			}
 			continue
 		}
 		var took time.Duration
 		if err := s.locked(ctx, func() error {
 			began := time.Now()
-			_, err := s.outbox.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: chunk}}}})
+			res, err := coll.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: chunk}}}})
 			took = time.Since(began)
+			if res != nil {
+				deleted += res.DeletedCount
+			}
 			return err
 		}); err != nil {
-			return fmt.Errorf("delete outbox entries: %w", err)
+			return deleted, err
 		}
-		if took > time.Duration(len(chunk))*deleteByIDCost {
-			s.outboxScanSlowUntil.Store(time.Now().Add(time.Minute).UnixNano())
+		if took > time.Duration(max(len(chunk), scanJudgedIDs))*deleteByIDCost {
+			slowUntil.Store(time.Now().Add(time.Minute).UnixNano())
 		}
 	}
-	return nil
+	return deleted, nil
 }
+
+// scanJudgedIDs: deleteSmall judges a scan against deleting at least this
+// many documents by `_id`, the size of a lingering caller's batch under load
+// (see the client's lingerer), so that a batch of a few ids at a quiet
+// moment, whose scan costs more than deleting them one by one, does not
+// switch a collection of a hundred documents to deletes by `_id` for a
+// minute (measured under W1: jobs_active's batches of 60 then cost 14 ms
+// instead of 6).
+const scanJudgedIDs = 50
 
 // deleteByIDCost is about what deleting one document by `_id` costs on
 // FerretDB (measured: 0.2-0.5 ms).

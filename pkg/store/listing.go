@@ -200,9 +200,9 @@ const maxListExamined = 1000
 // continues (nil when nothing follows).
 //
 // Listing only unfinished states scans jobs_active (small: in-flight jobs
-// only). Everything else walks the listing index backwards and reads each
-// job by `_id`: jobs_active first, then jobs for the misses (GetJob's order,
-// so that a job moving to the archive meanwhile is not missed).
+// only) and leaves out the jobs found archived (see DeferRetire).
+// Everything else walks the listing index backwards and reads each job by
+// `_id` in GetJob's order (readJobs).
 func (s *Store) ListJobs(ctx context.Context, p ListJobsParams) ([]*Job, *ListPosition, error) {
 	if p.Limit <= 0 {
 		return nil, nil, fmt.Errorf("list jobs: limit %d is not positive", p.Limit)
@@ -212,7 +212,12 @@ func (s *Store) ListJobs(ctx context.Context, p ListJobsParams) ([]*Job, *ListPo
 		if p.After != nil {
 			before = p.After.JobID
 		}
-		return s.listScan(ctx, []*mongo.Collection{s.active}, p, before, nil)
+		page, next, err := s.listScan(ctx, []*mongo.Collection{s.active}, p, before, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		page, err = s.dropArchived(ctx, page)
+		return page, next, err
 	}
 	if p.After != nil && p.After.Entry < 0 {
 		return s.listScan(ctx, []*mongo.Collection{s.active, s.jobs}, p, p.After.JobID, nil)
@@ -326,16 +331,43 @@ func (s *Store) ListJobs(ctx context.Context, p ListJobsParams) ([]*Job, *ListPo
 	}
 }
 
-// readJobs reads jobs by `_id` in GetJob's order (see ListJobs); a job in
-// neither collection (deleted, or never committed) is nil.
+// readJobs reads jobs by `_id`, each from `jobs` first: an archived job is
+// finished and final, while its copy in jobs_active, until its removal
+// there (see DeferRetire), still has the counters from before its last
+// results. The misses are read from jobs_active, and what is still missing
+// from `jobs` once more: a job archived between the first two reads is
+// inserted into `jobs` before it leaves jobs_active, so the third read finds
+// it. A job in neither (deleted, or never committed) is nil.
 func (s *Store) readJobs(ctx context.Context, ids []string) ([]*Job, error) {
 	jobs := make([]*Job, len(ids))
-	for _, coll := range []*mongo.Collection{s.active, s.jobs} {
+	for _, coll := range []*mongo.Collection{s.jobs, s.active, s.jobs} {
 		if err := fillByID(ctx, coll, ids, jobs); err != nil {
 			return nil, err
 		}
 	}
 	return jobs, nil
+}
+
+// dropArchived leaves out of a page read from jobs_active the jobs that are
+// archived already, finished, and only waiting for their removal from
+// jobs_active (one read by `_id` each). The page may come out shorter than
+// asked, as a filtered page can.
+func (s *Store) dropArchived(ctx context.Context, page []*Job) ([]*Job, error) {
+	ids := make([]string, len(page))
+	for i, j := range page {
+		ids[i] = j.ID
+	}
+	archived := make([]*Job, len(page))
+	if err := fillByID(ctx, s.jobs, ids, archived); err != nil {
+		return nil, err
+	}
+	out := page[:0]
+	for i, j := range page {
+		if archived[i] == nil {
+			out = append(out, j)
+		}
+	}
+	return out, nil
 }
 
 // listScan continues the page so far (prefix) up to p.Limit jobs with the

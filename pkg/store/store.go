@@ -10,7 +10,8 @@
 // live in small collections:
 //
 //   - jobs_active `_id` = job id (UUIDv7): unfinished jobs with their
-//     counters, updated with $inc by `_id`; small (in-flight jobs only)
+//     counters, updated with $inc by `_id`; small (in-flight jobs only, and
+//     archived ones until their batched removal, see DeferRetire)
 //   - jobs        `_id` = job id: finished jobs, inserted once, immutable
 //   - operations  `_id` = `{job_id}-c{k}`: up to 100 operations of a job per
 //     document (opdocs.go), inserted once with InsertMany
@@ -114,8 +115,12 @@ type Store struct {
 	writes chan struct{}
 	// singleOpDocs: Config.SingleOperationDocs.
 	singleOpDocs bool
-	// outboxScanSlowUntil: see MarkPublishedMany (unix nanoseconds).
+	// outboxScanSlowUntil and activeScanSlowUntil: see deleteSmall (unix
+	// nanoseconds).
 	outboxScanSlowUntil atomic.Int64
+	activeScanSlowUntil atomic.Int64
+	// retire: see DeferRetire; nil: archiving removes jobs at once.
+	retire func(context.Context, *Job)
 }
 
 // batchSize bounds the number of documents per InsertMany/BulkWrite call.
@@ -322,10 +327,8 @@ func (s *Store) MarkPublished(ctx context.Context, jobID string) error {
 	return nil
 }
 
-// GetJob returns a job by id. It reads the active (unfinished) job first:
-// a job that completes is inserted into `jobs` before it leaves
-// `jobs_active`, so a miss there followed by a read of `jobs` cannot miss a
-// job that exists.
+// GetJob returns a job by id: the archived copy if there is one, else the
+// unfinished one (readJobs).
 func (s *Store) GetJob(ctx context.Context, id string) (*Job, error) {
 	jobs, err := s.readJobs(ctx, []string{id})
 	if err != nil {
@@ -358,11 +361,48 @@ func (s *Store) finishMany(ctx context.Context, jobs []*Job) (gone []string, err
 	if _, err := s.insertNew(ctx, s.jobs, docs); err != nil {
 		return nil, fmt.Errorf("archive finished jobs: %w", err)
 	}
-	// Every id, not only the ones inserted now, and even if the next step
-	// fails: a call that inserted a deleted job and then failed is retried
-	// as a duplicate insert.
+	s.recent.drop(ids...)
+	if s.retire != nil {
+		for _, j := range jobs {
+			s.retire(ctx, j)
+		}
+		return nil, nil
+	}
+	return s.RetireJobs(ctx, jobs)
+}
+
+// DeferRetire makes archiving hand each archived job to retire instead of
+// removing it from jobs_active at once; retire passes them to RetireJobs
+// in batches (the client service collects them for 100 ms: one delete of a
+// few dozen jobs instead of one per applier batch, a fifth of W1's write
+// lock time). Meanwhile the job is in both collections and every reader
+// takes the archived copy (readJobs, ListJobs). A job whose removal never
+// happens (a crash) is archived again and removed by the relay
+// (FinishIfDone), as after a crash inside the archiving step. Call it before
+// the store is used.
+func (s *Store) DeferRetire(retire func(context.Context, *Job)) {
+	s.retire = retire
+}
+
+// RetireJobs removes jobs archived by finishMany from jobs_active, and then
+// any of them that DeleteJob deleted meanwhile from `jobs` with their
+// outcomes, and returns the ids of those. Every id counts, even of a job
+// removed before: a call that archived a deleted job and then failed is
+// retried as a duplicate insert.
+func (s *Store) RetireJobs(ctx context.Context, jobs []*Job) (gone []string, err error) {
+	if len(jobs) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, 0, len(jobs))
+	seen := make(map[string]bool, len(jobs))
+	for _, j := range jobs {
+		if !seen[j.ID] {
+			seen[j.ID] = true
+			ids = append(ids, j.ID)
+		}
+	}
 	var errs []error
-	removed, err := s.deleteCountByID(ctx, s.active, ids)
+	removed, err := s.deleteSmall(ctx, s.active, ids, &s.activeScanSlowUntil)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("remove finished jobs from active: %w", err))
 	}
@@ -378,11 +418,7 @@ func (s *Store) finishMany(ctx context.Context, jobs []*Job) (gone []string, err
 			errs = append(errs, err)
 		}
 	}
-	if len(errs) > 0 {
-		return gone, errors.Join(errs...)
-	}
-	s.recent.drop(ids...)
-	return gone, nil
+	return gone, errors.Join(errs...)
 }
 
 // locked runs one write under the store's write lock (see Store.writes), or

@@ -46,7 +46,7 @@ type jobService struct {
 	// creates stores jobs in group commits; cleaner deletes outbox entries
 	// of published jobs in batches.
 	creates *groupcommit.Group[store.NewJob, store.Created]
-	cleaner *outboxCleaner
+	cleaner *lingerer[string]
 	metrics *telemetry.Metrics
 	log     *slog.Logger
 	// watchInterval is how often WatchJob re-reads the job.
@@ -86,7 +86,7 @@ func (s *jobService) publish(ctx context.Context, job *store.Job, ops []store.Op
 	if err := s.publisher.publishOperations(ctx, job, ops, 1); err != nil {
 		return err
 	}
-	s.cleaner.Published(ctx, job.ID)
+	s.cleaner.Add(ctx, job.ID)
 	return nil
 }
 

@@ -89,6 +89,11 @@ func Run(ctx context.Context, cfg Config) error {
 
 	rel := newRelay(cfg.Relay, st, pub, metrics, log, cfg.NodeID)
 
+	// The applier archives finished jobs and leaves their removal from
+	// jobs_active to the retirer, stopped after it.
+	retirer := newRetirer(st, log)
+	defer retirer.Stop()
+	st.DeferRetire(retirer.Add)
 	app := &applier{store: st, topic: cfg.Kafka.ResponseTopic, group: cfg.ResponseGroup, metrics: metrics, log: log, tracing: tracing,
 		applies: newApplyBatcher(st)}
 	defer app.applies.Stop()
