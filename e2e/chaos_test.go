@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -284,9 +285,23 @@ func (c *chaos) check(t *testing.T, want map[string][]string) chaosReport {
 			t.Fatal(err)
 		}
 	}
+	// A finished job leaves jobs_active in its client's next retirement
+	// batch (100 ms), or, when a kill or the engines' restart lost that, at
+	// the relay's next scan once retireGrace has passed: wait for that.
 	var finished, active []jobDoc
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		active = nil
+		all("jobs_active", &active)
+		if !slices.ContainsFunc(active, func(j jobDoc) bool { _, ok := want[j.ID]; return ok }) || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 	all("jobs", &finished)
-	all("jobs_active", &active)
 	var results []resultDoc
 	all("results", &results)
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -41,7 +42,10 @@ func (s *Stack) IndexIDs(ctx context.Context, database string, collections []str
 			}
 		}
 	}
-	sdb, err := sql.Open("sqlite", "file:"+filepath.Join(s.sqliteDir, database+".sqlite")+"?_pragma=busy_timeout(10000)")
+	// Immediate transactions: a deferred one that reads the schema and then
+	// writes fails at once with SQLITE_BUSY, without waiting, when a
+	// service wrote in between (seen when devstack restarted under load).
+	sdb, err := sql.Open("sqlite", "file:"+filepath.Join(s.sqliteDir, database+".sqlite")+"?_pragma=busy_timeout(10000)&_txlock=immediate")
 	if err != nil {
 		return fmt.Errorf("open sqlite: %w", err)
 	}
@@ -61,6 +65,13 @@ func (s *Stack) IndexIDs(ctx context.Context, database string, collections []str
 	}
 	_ = rows.Close()
 	for _, t := range tables {
+		done, err := indexedByID(ctx, sdb, t)
+		if err != nil {
+			return fmt.Errorf("index %s: %w", t, err)
+		}
+		if done {
+			continue // a restart: nothing to write while the services do
+		}
 		// One transaction per table: uniqueness is enforced throughout.
 		stmts := []string{
 			fmt.Sprintf(`DROP INDEX IF EXISTS %q`, t+"_jobplane_id_expr"), // the earlier, second index
@@ -72,6 +83,31 @@ func (s *Stack) IndexIDs(ctx context.Context, database string, collections []str
 		}
 	}
 	return nil
+}
+
+// indexedByID reports whether table t already has IndexIDs' index and not
+// the earlier second one.
+func indexedByID(ctx context.Context, db *sql.DB, t string) (bool, error) {
+	rows, err := db.QueryContext(ctx, `SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?`, t)
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	ours := false
+	for rows.Next() {
+		var name string
+		var def sql.NullString
+		if err := rows.Scan(&name, &def); err != nil {
+			return false, err
+		}
+		switch name {
+		case t + "_jobplane_id_expr":
+			return false, nil
+		case t + "__id_":
+			ours = strings.Contains(def.String, `_ferretdb_sjson->'$._id'`)
+		}
+	}
+	return ours, rows.Err()
 }
 
 func inTx(ctx context.Context, db *sql.DB, stmts []string) error {

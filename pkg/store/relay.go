@@ -46,6 +46,52 @@ func (s *Store) ActiveJobs(ctx context.Context) ([]*Job, error) {
 	return findAll[*Job](ctx, s.active)
 }
 
+// RetireArchived removes from jobs_active (RetireJobs) those of active,
+// last updated before olderThan, that are archived already: jobs whose
+// batched removal a crash of their client service or a MongoDB outage lost
+// (see DeferRetire). Their copy in jobs_active has the counters from before
+// their last results, so without this the relay would take them for stalled
+// jobs and only reconcile them after RELAY_RESULT_TIMEOUT. It returns the
+// other jobs. One read by `_id` per job checked.
+func (s *Store) RetireArchived(ctx context.Context, active []*Job, olderThan time.Time) ([]*Job, error) {
+	var ids []string
+	var idx []int
+	for i, j := range active {
+		if j.UpdateTime.Before(olderThan) {
+			ids = append(ids, j.ID)
+			idx = append(idx, i)
+		}
+	}
+	if len(ids) == 0 {
+		return active, nil
+	}
+	archived := make([]*Job, len(ids))
+	if err := fillByID(ctx, s.jobs, ids, archived); err != nil {
+		return nil, err
+	}
+	var retire []*Job
+	drop := make(map[int]bool)
+	for k, a := range archived {
+		if a != nil {
+			retire = append(retire, a)
+			drop[idx[k]] = true
+		}
+	}
+	if len(retire) == 0 {
+		return active, nil
+	}
+	if _, err := s.RetireJobs(ctx, retire); err != nil {
+		return nil, err
+	}
+	out := make([]*Job, 0, len(active)-len(retire))
+	for i, j := range active {
+		if !drop[i] {
+			out = append(out, j)
+		}
+	}
+	return out, nil
+}
+
 // Dispatch records how often the relay dispatched a job's operations
 // (collection `dispatches`, `_id` = job id). A job without one was
 // dispatched once, by CreateJob. Only the relay (one lease holder) writes it.

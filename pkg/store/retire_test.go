@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jobplane/jobplane/pkg/store"
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -198,4 +199,46 @@ func jobIDs(jobs []*store.Job) []string {
 		ids[i] = j.ID
 	}
 	return ids
+}
+
+// The relay retires a job whose batched removal was lost (RetireArchived),
+// and only jobs last updated before the grace it is given.
+func TestRetireArchived(t *testing.T) {
+	t.Parallel()
+	s, b, r := setupDeferred(t)
+	ctx := t.Context()
+	lost, _, _, err := s.CreateJob(ctx, newJob("1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	running, _, _, err := s.CreateJob(ctx, newJob("2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ApplyResults(ctx, allResults(lost)); err != nil {
+		t.Fatal(err)
+	}
+	_ = r.take() // the retirer's batch, lost
+	active, err := s.ActiveJobs(ctx)
+	if err != nil || len(active) != 2 {
+		t.Fatalf("ActiveJobs = %d jobs, %v", len(active), err)
+	}
+	// Within the grace: left alone.
+	kept, err := s.RetireArchived(ctx, active, lost.CreateTime)
+	if err != nil || len(kept) != 2 || !inActive(t, b, lost.ID) {
+		t.Fatalf("RetireArchived within the grace = %v, %v", jobIDs(kept), err)
+	}
+	kept, err = s.RetireArchived(ctx, active, time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kept) != 1 || kept[0].ID != running.ID {
+		t.Errorf("kept %v, want only %s", jobIDs(kept), running.ID)
+	}
+	if inActive(t, b, lost.ID) {
+		t.Error("archived job left in jobs_active")
+	}
+	if !inActive(t, b, running.ID) {
+		t.Error("running job removed from jobs_active")
+	}
 }

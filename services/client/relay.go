@@ -217,6 +217,12 @@ func (r *relay) scan(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Jobs archived but left in jobs_active (see store.DeferRetire): the
+	// retirer removes them within lingerTime, unless it was killed or
+	// MongoDB was down.
+	if active, err = r.store.RetireArchived(ctx, active, now.Add(-retireGrace)); err != nil {
+		return err
+	}
 	dispatches, err := r.store.Dispatches(ctx)
 	if err != nil {
 		return err
@@ -286,6 +292,11 @@ func (r *relay) scan(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+// retireGrace is how long after its last update a job in jobs_active may
+// be archived and still waiting for the retirer (lingerTime and a write)
+// before the relay retires it itself.
+const retireGrace = 2 * time.Second
 
 // dispatchAttempt is the number of the latest dispatch of a job.
 func dispatchAttempt(d map[string]store.Dispatch, jobID string) int32 {
