@@ -145,36 +145,17 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	// Archived jobs leave jobs_active in batches collected for 100 ms, one
 	// DeleteMany on `_id` $in each, as jobplane's retirer does (see
-	// store.DeferRetire).
-	retire := make(chan string, 4096)
-	retired := make(chan error, 1)
-	go func() {
-		var err error
-		for id := range retire {
-			ids := []string{id}
-			linger := time.After(100 * time.Millisecond)
-		collect:
-			for len(ids) < 1000 {
-				select {
-				case id, ok := <-retire:
-					if !ok {
-						break collect
-					}
-					ids = append(ids, id)
-				case <-linger:
-					break collect
-				}
-			}
-			if err == nil {
-				err = write(func() error {
-					_, err := jobsColl.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
-					return err
-				})
-			}
+	// store.DeferRetire). Its first error fails the run.
+	var retireErr error
+	retire := groupcommit.NewLinger(100*time.Millisecond, 1000, func(ctx context.Context, ids []string) {
+		if retireErr == nil {
+			retireErr = write(func() error {
+				_, err := jobsColl.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
+				return err
+			})
 		}
-		retired <- err
-	}()
-	defer func() { close(retire); <-retired }()
+	})
+	defer retire.Stop()
 	// Applier: insert the batch's results, read the batch's jobs, archive
 	// the finished ones and count the others.
 	doneColl := db.Collection("jobs")
@@ -255,11 +236,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 				return err
 			}
 			for _, id := range finishedIDs {
-				select {
-				case retire <- id:
-				case <-ctx.Done():
-					return ctx.Err()
-				}
+				retire.Add(ctx, id)
 			}
 			if completed.Add(int64(len(finished))) == int64(cfg.Jobs) {
 				close(allDone)
@@ -327,6 +304,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("%d of %d jobs complete: %w", completed.Load(), cfg.Jobs, ctx.Err())
 	}
 	secs := time.Since(start).Seconds()
+	retire.Stop() // the deletes still queued count after the run, as in jobplane
+	if retireErr != nil {
+		return nil, fmt.Errorf("remove archived jobs: %w", retireErr)
+	}
 	ops := cfg.Jobs * cfg.OpsPerJob
 	return &Result{Operations: ops, SubmitSeconds: submitted.Seconds(), Seconds: secs, OpsPerSecond: float64(ops) / secs}, nil
 }

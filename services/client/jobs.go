@@ -46,7 +46,7 @@ type jobService struct {
 	// creates stores jobs in group commits; cleaner deletes outbox entries
 	// of published jobs in batches.
 	creates *groupcommit.Group[store.NewJob, store.Created]
-	cleaner *lingerer[string]
+	cleaner *groupcommit.Linger[string]
 	metrics *telemetry.Metrics
 	log     *slog.Logger
 	// watchInterval is how often WatchJob re-reads the job.

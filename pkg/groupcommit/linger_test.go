@@ -1,25 +1,23 @@
-package client
+package groupcommit
 
 import (
 	"context"
-	"log/slog"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 )
 
-// writes records the batches a lingerer writes.
+// writes records the batches a Linger writes.
 type writes struct {
 	mu      sync.Mutex
 	batches [][]int
 }
 
-func (w *writes) write(_ context.Context, items []int) error {
+func (w *writes) write(_ context.Context, items []int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.batches = append(w.batches, slices.Clone(items))
-	return nil
 }
 
 func (w *writes) all() []int {
@@ -33,11 +31,13 @@ func (w *writes) all() []int {
 }
 
 // Stop writes everything added before it, in order, in batches of at most
-// lingerMax; Add after Stop drops its item instead of panicking.
-func TestLingererWritesAllOnStop(t *testing.T) {
+// maxItems; Add after Stop drops its item instead of panicking.
+func TestLingerWritesAllOnStop(t *testing.T) {
+	t.Parallel()
+	const maxItems = 100
 	w := &writes{}
-	l := newLingerer("items", slog.New(slog.DiscardHandler), w.write)
-	n := 2*lingerMax + 5
+	l := NewLinger(time.Hour, maxItems, w.write)
+	n := 2*maxItems + 5
 	want := make([]int, n)
 	for i := range n {
 		want[i] = i
@@ -48,7 +48,7 @@ func TestLingererWritesAllOnStop(t *testing.T) {
 		t.Fatalf("wrote %d items, want %d in order", len(got), len(want))
 	}
 	for _, b := range w.batches {
-		if len(b) == 0 || len(b) > lingerMax {
+		if len(b) == 0 || len(b) > maxItems {
 			t.Errorf("batch of %d items", len(b))
 		}
 	}
@@ -62,12 +62,13 @@ func TestLingererWritesAllOnStop(t *testing.T) {
 	}
 }
 
-// A lingerer writes what it holds without waiting for Stop.
-func TestLingererWritesAfterLinger(t *testing.T) {
-	written := make(chan []int, 1)
-	l := newLingerer("items", slog.New(slog.DiscardHandler), func(_ context.Context, items []int) error {
+// A Linger writes what it holds once its linger time has passed, without
+// waiting for Stop.
+func TestLingerWritesAfterLinger(t *testing.T) {
+	t.Parallel()
+	written := make(chan []int, 2)
+	l := NewLinger(10*time.Millisecond, 100, func(_ context.Context, items []int) {
 		written <- slices.Clone(items)
-		return nil
 	})
 	defer l.Stop()
 	l.Add(t.Context(), 1)
