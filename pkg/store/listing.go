@@ -350,15 +350,11 @@ func (s *Store) readJobs(ctx context.Context, ids []string) ([]*Job, error) {
 
 // dropArchived leaves out of a page read from jobs_active the jobs that are
 // archived already, finished, and only waiting for their removal from
-// jobs_active (one read by `_id` each). The page may come out shorter than
-// asked, as a filtered page can.
+// jobs_active (see archivedOf). The page may come out shorter than asked,
+// as a filtered page can.
 func (s *Store) dropArchived(ctx context.Context, page []*Job) ([]*Job, error) {
-	ids := make([]string, len(page))
-	for i, j := range page {
-		ids[i] = j.ID
-	}
-	archived := make([]*Job, len(page))
-	if err := fillByID(ctx, s.jobs, ids, archived); err != nil {
+	archived, err := s.archivedOf(ctx, page)
+	if err != nil {
 		return nil, err
 	}
 	out := page[:0]
@@ -368,6 +364,20 @@ func (s *Store) dropArchived(ctx context.Context, page []*Job) ([]*Job, error) {
 		}
 	}
 	return out, nil
+}
+
+// archivedOf reads the archived copy of each of jobs (nil where there is
+// none), one read by `_id` each.
+func (s *Store) archivedOf(ctx context.Context, jobs []*Job) ([]*Job, error) {
+	ids := make([]string, len(jobs))
+	for i, j := range jobs {
+		ids[i] = j.ID
+	}
+	archived := make([]*Job, len(jobs))
+	if err := fillByID(ctx, s.jobs, ids, archived); err != nil {
+		return nil, err
+	}
+	return archived, nil
 }
 
 // listScan continues the page so far (prefix) up to p.Limit jobs with the

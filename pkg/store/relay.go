@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -54,42 +55,24 @@ func (s *Store) ActiveJobs(ctx context.Context) ([]*Job, error) {
 // jobs and only reconcile them after RELAY_RESULT_TIMEOUT. It returns the
 // other jobs. One read by `_id` per job checked.
 func (s *Store) RetireArchived(ctx context.Context, active []*Job, olderThan time.Time) ([]*Job, error) {
-	var ids []string
-	var idx []int
-	for i, j := range active {
-		if j.UpdateTime.Before(olderThan) {
-			ids = append(ids, j.ID)
-			idx = append(idx, i)
-		}
-	}
-	if len(ids) == 0 {
+	aged := slices.DeleteFunc(slices.Clone(active), func(j *Job) bool { return !j.UpdateTime.Before(olderThan) })
+	if len(aged) == 0 {
 		return active, nil
 	}
-	archived := make([]*Job, len(ids))
-	if err := fillByID(ctx, s.jobs, ids, archived); err != nil {
+	archived, err := s.archivedOf(ctx, aged)
+	if err != nil {
 		return nil, err
 	}
-	var retire []*Job
-	drop := make(map[int]bool)
-	for k, a := range archived {
-		if a != nil {
-			retire = append(retire, a)
-			drop[idx[k]] = true
-		}
-	}
+	retire := slices.DeleteFunc(archived, func(a *Job) bool { return a == nil })
 	if len(retire) == 0 {
 		return active, nil
 	}
 	if _, err := s.RetireJobs(ctx, retire); err != nil {
 		return nil, err
 	}
-	out := make([]*Job, 0, len(active)-len(retire))
-	for i, j := range active {
-		if !drop[i] {
-			out = append(out, j)
-		}
-	}
-	return out, nil
+	return slices.DeleteFunc(slices.Clone(active), func(j *Job) bool {
+		return slices.ContainsFunc(retire, func(a *Job) bool { return a.ID == j.ID })
+	}), nil
 }
 
 // Dispatch records how often the relay dispatched a job's operations

@@ -376,10 +376,9 @@ func (s *Store) finishMany(ctx context.Context, jobs []*Job) (gone []string, err
 // in batches (the client service collects them for 100 ms: one delete of a
 // few dozen jobs instead of one per applier batch, a fifth of W1's write
 // lock time). Meanwhile the job is in both collections and every reader
-// takes the archived copy (readJobs, ListJobs). A job whose removal never
-// happens (a crash) is archived again and removed by the relay
-// (FinishIfDone), as after a crash inside the archiving step. Call it before
-// the store is used.
+// takes the archived copy (readJobs, ListJobs). The relay removes a job
+// whose removal never happens (a crash, an outage: RetireArchived). Call it
+// before the store is used.
 func (s *Store) DeferRetire(retire func(context.Context, *Job)) {
 	s.retire = retire
 }
