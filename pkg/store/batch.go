@@ -169,7 +169,7 @@ func (s *Store) deleteSmall(ctx context.Context, coll *mongo.Collection, ids []s
 
 // scanJudgedIDs: deleteSmall judges a scan against deleting at least this
 // many documents by `_id`, the size of a lingering caller's batch under load
-// (see the client's lingerer), so that a batch of a few ids at a quiet
+// (the client's groupcommit.Linger), so that a batch of a few ids at a quiet
 // moment, whose scan costs more than deleting them one by one, does not
 // switch a collection of a hundred documents to deletes by `_id` for a
 // minute (measured under W1: jobs_active's batches of 60 then cost 14 ms
