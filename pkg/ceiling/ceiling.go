@@ -98,7 +98,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	// one's.
 	transport := &kafka.Transport{}
 	defer transport.CloseIdleConnections()
-	w := queue.NewWriter(queue.WriterConfig{Brokers: cfg.Brokers, Transport: transport})
+	// Uncompressed, as the services run by devstack produce (the brokers
+	// are on the loopback).
+	w := queue.NewWriter(queue.WriterConfig{Brokers: cfg.Brokers, Transport: transport, Compression: "none"})
 	defer w.Close()
 
 	ctx, cancel := context.WithCancel(ctx)

@@ -228,3 +228,46 @@ func TestConsumerStopsWithoutWaitingForLongPolls(t *testing.T) {
 		t.Fatal("Stop waited for the readers' fetch long polls (MaxWait)")
 	}
 }
+
+// TestWriterCodecs writes with each KAFKA_COMPRESSION codec through the
+// shared producer and reads the messages back from the brokers.
+func TestWriterCodecs(t *testing.T) {
+	t.Parallel()
+	brokers, topic := setup(t)
+	codecs := []string{"none", "gzip", "snappy", "lz4", "zstd"}
+	for _, codec := range codecs {
+		w := queue.NewWriter(queue.WriterConfig{Brokers: brokers, Compression: codec})
+		var msgs []kafka.Message
+		for i := range 5 {
+			msgs = append(msgs, kafka.Message{Topic: topic, Key: []byte(codec), Value: fmt.Appendf(nil, "%s-%d", codec, i)})
+		}
+		if err := w.WriteMessages(t.Context(), msgs...); err != nil {
+			t.Fatalf("%s: %v", codec, err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := make(chan string, 100)
+	c := testConsumer(brokers, topic, "codecs", 5*time.Second, func(_ context.Context, _ int, batch []kafka.Message) error {
+		for _, m := range batch {
+			got <- string(m.Value)
+		}
+		return nil
+	})
+	if err := c.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	seen := map[string]bool{}
+	for len(seen) < len(codecs)*5 {
+		seen[receive(t, got, "every codec's messages")] = true
+	}
+	for _, codec := range codecs {
+		for i := range 5 {
+			if v := fmt.Sprintf("%s-%d", codec, i); !seen[v] {
+				t.Errorf("%s not read back", v)
+			}
+		}
+	}
+}

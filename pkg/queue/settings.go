@@ -18,6 +18,9 @@ type Settings struct {
 	MetricTopic       string   // KAFKA_METRIC_TOPIC
 	Partitions        int      // KAFKA_PARTITIONS, default 60
 	ReplicationFactor int      // KAFKA_REPLICATION_FACTOR, default 3 (capped at the broker count)
+	// Compression of produced batches (KAFKA_COMPRESSION): none, gzip,
+	// snappy, lz4 or zstd (default).
+	Compression string
 	// Consumer holds the group timing (KAFKA_HEARTBEAT_INTERVAL,
 	// KAFKA_SESSION_TIMEOUT, KAFKA_REBALANCE_TIMEOUT,
 	// KAFKA_JOIN_GROUP_BACKOFF, KAFKA_FETCH_MAX_WAIT); tests shorten them.
@@ -37,6 +40,7 @@ func SettingsFromEnv(r *env.Reader) Settings {
 		MetricTopic:       r.String("KAFKA_METRIC_TOPIC", MetricTopic),
 		Partitions:        r.Int("KAFKA_PARTITIONS", 60),
 		ReplicationFactor: r.Int("KAFKA_REPLICATION_FACTOR", 3),
+		Compression:       r.String("KAFKA_COMPRESSION", "zstd"),
 		Consumer: ConsumerConfig{
 			HeartbeatInterval: r.Duration("KAFKA_HEARTBEAT_INTERVAL", 3*time.Second),
 			SessionTimeout:    r.Duration("KAFKA_SESSION_TIMEOUT", 30*time.Second),
@@ -60,8 +64,17 @@ func (s *Settings) Validate() error {
 	if s.ReplicationFactor < 1 {
 		errs = append(errs, fmt.Errorf("KAFKA_REPLICATION_FACTOR=%d: want >= 1", s.ReplicationFactor))
 	}
+	if _, err := ParseCompression(s.Compression); err != nil {
+		errs = append(errs, fmt.Errorf("KAFKA_COMPRESSION: %w", err))
+	}
 	errs = append(errs, s.Security.Validate())
 	return errors.Join(errs...)
+}
+
+// Writer returns the configuration of the shared producer (NewWriter) on
+// conn's transport.
+func (s *Settings) Writer(conn Conn) WriterConfig {
+	return WriterConfig{Brokers: s.Brokers, Transport: conn.Transport, Compression: s.Compression}
 }
 
 // Conn returns the dialer and transport of the brokers (see Security.Conn).

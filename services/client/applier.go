@@ -156,7 +156,7 @@ func (a *applier) handle(ctx context.Context, _ int, msgs []kafka.Message) error
 	}
 	for _, j := range st.Completed {
 		a.metrics.JobsFinished.WithLabelValues(string(j.State())).Inc()
-		a.log.InfoContext(actx, "job completed", "job_id", j.ID, "state", string(j.State()), "operations", j.Total)
+		a.log.DebugContext(actx, "job completed", "job_id", j.ID, "state", string(j.State()), "operations", j.Total)
 	}
 	return nil
 }

@@ -25,10 +25,11 @@ func TestConfigFromEnv(t *testing.T) {
 		{"bad int", map[string]string{"AUTH_TOKENS": "t", "KAFKA_PARTITIONS": "sixty"}, "KAFKA_PARTITIONS"},
 		{"bad range", map[string]string{"AUTH_TOKENS": "t", "KAFKA_PARTITIONS": "0"}, "KAFKA_PARTITIONS"},
 		{"bad address", map[string]string{"AUTH_TOKENS": "t", "GRPC_ADDR": "nonsense"}, "GRPC_ADDR"},
+		{"bad compression", map[string]string{"AUTH_TOKENS": "t", "KAFKA_COMPRESSION": "brotli"}, "KAFKA_COMPRESSION"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, k := range []string{"AUTH_TOKENS", "SHUTDOWN_TIMEOUT", "KAFKA_PARTITIONS", "GRPC_ADDR"} {
+			for _, k := range []string{"AUTH_TOKENS", "SHUTDOWN_TIMEOUT", "KAFKA_PARTITIONS", "GRPC_ADDR", "KAFKA_COMPRESSION"} {
 				t.Setenv(k, "")
 			}
 			for k, v := range tt.env {

@@ -69,7 +69,7 @@ func (s *jobService) CreateJob(ctx context.Context, req *jobsv1.CreateJobRequest
 	if created {
 		s.metrics.JobsCreated.Inc()
 		s.metrics.OperationsCreated.Add(float64(len(ops)))
-		s.log.InfoContext(ctx, "job created", "job_id", job.ID, "operations", len(ops))
+		s.log.DebugContext(ctx, "job created", "job_id", job.ID, "operations", len(ops))
 		// The job is durable: a failure to publish now is repaired by the
 		// relay, so it does not fail the call.
 		if err := s.publish(ctx, job, ops); err != nil {

@@ -74,7 +74,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("kafka topics: %w", err)
 	}
 
-	writer := queue.NewWriter(queue.WriterConfig{Brokers: cfg.Kafka.Brokers, Transport: kafkaConn.Transport})
+	writer := queue.NewWriter(cfg.Kafka.Writer(kafkaConn))
 	defer func() {
 		if err := writer.Close(); err != nil {
 			log.Warn("kafka writer close", "err", err)
