@@ -9,7 +9,8 @@
 //     round's request messages (keyed by operation id, routed to the job's
 //     partition like jobplane's small jobs);
 //   - workers evaluate each expression and produce its result keyed by job id;
-//   - the applier inserts a batch's results with one InsertMany, reads by
+//   - the applier inserts a batch's results with one InsertMany (a job whose
+//     every outcome is in the batch as one document), reads by
 //     `_id` (in parallel) the batch's jobs whose outcomes it does not hold
 //     all (jobplane reads those it did not create, too), archives the jobs
 //     the batch finishes (one InsertMany into jobs, one bulk delete by `_id`)
@@ -166,20 +167,41 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		for _, b := range batches {
 			msgs = append(msgs, b...)
 		}
-		docs := make([]any, 0, len(msgs))
 		perJob := map[string]int{}
+		byJob := map[string][]bson.D{}
+		now := time.Now()
 		var order []string
 		for i := range msgs {
 			res, err := queue.DecodeResult(&msgs[i])
 			if err != nil {
 				return err
 			}
-			docs = append(docs, bson.D{{Key: "_id", Value: res.GetOperationId()}, {Key: "job_id", Value: res.GetJobId()},
-				{Key: "state", Value: "succeeded"}, {Key: "result", Value: res.GetResult()}})
 			if perJob[res.GetJobId()] == 0 {
 				order = append(order, res.GetJobId())
 			}
 			perJob[res.GetJobId()]++
+			byJob[res.GetJobId()] = append(byJob[res.GetJobId()], bson.D{{Key: "_id", Value: res.GetOperationId()}, {Key: "job_id", Value: res.GetJobId()},
+				{Key: "state", Value: "succeeded"}, {Key: "result", Value: res.GetResult()},
+				{Key: "complete_time", Value: now}, {Key: "partition", Value: msgs[i].Partition}, {Key: "offset", Value: msgs[i].Offset}})
+		}
+		// A job whose every outcome is in the batch has them stored as one
+		// document (jobplane's whole-job outcomes, store/outcomes.go), any
+		// other one per operation.
+		docs := make([]any, 0, len(msgs))
+		for _, id := range order {
+			rs := byJob[id]
+			if len(rs) != cfg.OpsPerJob || cfg.OpsPerJob > 64 {
+				for _, r := range rs {
+					docs = append(docs, r)
+				}
+				continue
+			}
+			outs := make(bson.A, len(rs))
+			for k, r := range rs {
+				outs[k] = bson.D{{Key: "s", Value: "succeeded"}, {Key: "r", Value: r[3].Value}, {Key: "t", Value: now},
+					{Key: "p", Value: r[5].Value}, {Key: "o", Value: r[6].Value}}
+			}
+			docs = append(docs, bson.D{{Key: "_id", Value: id}, {Key: "outcomes", Value: outs}})
 		}
 		if err := write(func() error {
 			_, err := resultsColl.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))

@@ -28,12 +28,27 @@ func (s *Store) JobOutcomes(ctx context.Context, j *Job) ([]Outcome, error) {
 	if j.Total >= outcomeScanMin {
 		return s.jobOutcomesByQuery(ctx, j)
 	}
+	out := make([]Outcome, j.Total)
+	if j.Total <= wholeJobMax {
+		doc, err := s.wholeOutcomes(ctx, j.ID)
+		if err != nil {
+			return nil, err
+		}
+		if doc.whole() {
+			for i := range out {
+				out[i] = Outcome{State: OpPending}
+				if i < len(doc.Outcomes) {
+					out[i] = Outcome{State: doc.Outcomes[i].State, Result: doc.Outcomes[i].Result}
+				}
+			}
+			return out, nil
+		}
+	}
 	found, err := findByID[Outcome](ctx, s.results, operationIDs(j.ID, 0, j.Total),
 		options.FindOne().SetProjection(bson.D{{Key: "state", Value: 1}, {Key: "result", Value: 1}}))
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Outcome, j.Total)
 	for i, o := range found {
 		if o == nil {
 			out[i] = Outcome{State: OpPending}

@@ -228,4 +228,10 @@ func TestArchiveBatchWithOneDeletedJob(t *testing.T) {
 	if n, err := b.db.Collection("results").CountDocuments(ctx, bson.D{{Key: "job_id", Value: gone.ID}}); err != nil || n != 0 {
 		t.Errorf("outcomes of the deleted job left: %d, %v", n, err)
 	}
+	if _, job := resultDocs(t, b, gone.ID); job != 0 {
+		t.Errorf("whole outcomes of the deleted job left")
+	}
+	if _, job := resultDocs(t, b, kept.ID); job != 1 {
+		t.Errorf("kept job's outcomes not stored whole")
+	}
 }

@@ -140,7 +140,7 @@ func (s *Store) UndoneOperations(ctx context.Context, j *Job) (Undone, error) {
 	var u Undone
 	for start := int64(0); start < j.Total; start += batchSize {
 		ids := operationIDs(j.ID, start, min(int64(batchSize), j.Total-start))
-		res, err := findByID[Result](ctx, s.results, ids)
+		res, err := s.outcomesOf(ctx, j, ids)
 		if err != nil {
 			return u, err
 		}
@@ -192,7 +192,21 @@ func (s *Store) ClaimFailed(ctx context.Context, jobID string, opIDs []string, a
 // yet (unique `_id`: first outcome wins) and returns the claims it won. A
 // claim has Partition and Offset -1 until a message through the response
 // topic counts it (see ApplyResults).
+//
+// The job's outcomes are stored per operation from then on: if they are
+// stored whole already, every operation has its outcome and nothing is
+// claimed (see outcomes.go).
 func (s *Store) claim(ctx context.Context, opIDs []string, tmpl Result) ([]Result, error) {
+	if len(opIDs) == 0 {
+		return nil, nil
+	}
+	wholeElsewhere, err := s.openPerOperation(ctx, []string{tmpl.JobID})
+	if err != nil {
+		return nil, err
+	}
+	if wholeElsewhere[tmpl.JobID] {
+		return nil, nil
+	}
 	tmpl.CompleteTime, tmpl.Partition, tmpl.Offset = s.now(), -1, -1
 	docs := make([]any, len(opIDs))
 	for i, id := range opIDs {

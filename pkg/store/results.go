@@ -40,6 +40,9 @@ type ApplyStats struct {
 //
 //  1. InsertMany (unordered) into `results`, `_id` = operation id. The first
 //     outcome of an operation wins; later ones fail with a duplicate key.
+//     A small job created by this process whose every outcome is in the
+//     batch has them inserted as one document instead, `_id` = job id,
+//     which wins or loses for all of them (see outcomes.go).
 //  2. A result counts in its job's counters only if this call won a unique
 //     insert for it: the result itself, or, for an outcome the client stored
 //     itself (a cancellation or relay failure claim, Offset -1), the claim's
@@ -63,11 +66,7 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 		return st, nil
 	}
 	batch = dedupe(batch)
-	docs := make([]any, len(batch))
-	for i := range batch {
-		docs[i] = &batch[i]
-	}
-	dup, err := s.insertNew(ctx, s.results, docs)
+	dup, whole, err := s.insertOutcomes(ctx, batch)
 	if err != nil {
 		return st, err
 	}
@@ -195,7 +194,11 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 			}
 			// Deleted job: drop the outcomes inserted now.
 			st.Orphans += len(d.inserted)
-			if err := s.deleteByID(ctx, s.results, d.inserted); err != nil {
+			drop := d.inserted
+			if whole[jobID] {
+				drop = []string{jobID}
+			}
+			if err := s.deleteByID(ctx, s.results, drop); err != nil {
 				return st, fmt.Errorf("drop results of deleted job: %w", err)
 			}
 			s.uncounted.drop(d.counting)
@@ -525,7 +528,7 @@ func (s *Store) GetOperation(ctx context.Context, jobID, opID string) (*Operatio
 	if index >= j.Total {
 		return nil, fmt.Errorf("operation %s: %w", opID, ErrNotFound)
 	}
-	res, err := findByID[Result](ctx, s.results, []string{opID})
+	res, err := s.outcomesOf(ctx, j, []string{opID})
 	if err != nil {
 		return nil, err
 	}
@@ -571,7 +574,7 @@ func (s *Store) ListOperations(ctx context.Context, p ListOperationsParams) ([]*
 	idx := p.Start
 	for idx < j.Total && len(kept) < p.Limit && budget > 0 {
 		n := min(int64(p.Limit-len(kept)), j.Total-idx, budget)
-		res, err := findByID[Result](ctx, s.results, operationIDs(j.ID, idx, n))
+		res, err := s.outcomesOf(ctx, j, operationIDs(j.ID, idx, n))
 		if err != nil {
 			return nil, -1, err
 		}

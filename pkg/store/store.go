@@ -16,7 +16,10 @@
 //   - operations  `_id` = `{job_id}-c{k}`: up to 100 operations of a job per
 //     document (opdocs.go), inserted once with InsertMany
 //   - results     `_id` = operation id: one insert per terminal outcome; the
-//     unique `_id` makes the first outcome win (idempotent, no transactions)
+//     unique `_id` makes the first outcome win (idempotent, no transactions).
+//     A small job whose outcomes are applied together has them in one
+//     document, `_id` = job id, which also arbitrates between the two ways
+//     (outcomes.go)
 //   - requests    `_id` = request_id: idempotency keys of CreateJob
 //   - outbox      `_id` = job id: jobs whose operations may not all be in
 //     Kafka yet; deleted once they are, scanned by the relay; small
@@ -103,6 +106,9 @@ type Store struct {
 	uncounted *uncountedSet
 	// recent: the jobs this process created lately (see recentJobs).
 	recent *recentJobs
+	// perOpKnown: the jobs known to store their outcomes per operation
+	// (see outcomes.go).
+	perOpKnown knownSet
 	// writes makes this process's writes take turns (every write goes
 	// through locked). SQLite, under FerretDB, has a single
 	// writer and makes a blocked writer sleep and retry (1, 2, 5, 10 ms…),
@@ -621,6 +627,11 @@ func (s *Store) deleteOutcomes(ctx context.Context, j *Job) error {
 		if err := s.deleteDocs(ctx, coll, j.ID, ids); err != nil {
 			return fmt.Errorf("delete %s of job: %w", coll.Name(), err)
 		}
+	}
+	// The job's own document in results: its whole outcomes or its
+	// per-operation marker (see outcomes.go).
+	if err := s.deleteByID(ctx, s.results, []string{j.ID}); err != nil {
+		return fmt.Errorf("delete outcomes of job: %w", err)
 	}
 	return nil
 }
