@@ -275,6 +275,15 @@ func (c *chaos) check(t *testing.T, want map[string][]string) chaosReport {
 		State  string `bson:"state"`
 		Result string `bson:"result"`
 		Error  string `bson:"error"`
+		// A job's own document (`_id` = job id): every outcome of a job
+		// applied at once, by operation index, or the marker of a job
+		// whose outcomes are stored per operation (store/outcomes.go).
+		PerOperation bool `bson:"per_operation"`
+		Outcomes     []struct {
+			State  string `bson:"s"`
+			Result string `bson:"r"`
+			Error  string `bson:"e"`
+		} `bson:"outcomes"`
 	}
 	all := func(coll string, out any) {
 		cur, err := db.Collection(coll).Find(ctx, bson.D{})
@@ -315,12 +324,35 @@ func (c *chaos) check(t *testing.T, want map[string][]string) chaosReport {
 		}
 	}
 	byJob := map[string]map[string]resultDoc{}
-	for _, r := range results {
-		if byJob[r.JobID] == nil {
-			byJob[r.JobID] = map[string]resultDoc{}
+	add := func(jobID string, r resultDoc) {
+		if byJob[jobID] == nil {
+			byJob[jobID] = map[string]resultDoc{}
 		}
-		byJob[r.JobID][r.ID] = r
+		if _, dup := byJob[jobID][r.ID]; dup {
+			t.Errorf("operation %s has two outcomes (whole and per operation)", r.ID)
+		}
+		byJob[jobID][r.ID] = r
 	}
+	wholeJobs, markedJobs := map[string]bool{}, map[string]bool{}
+	for _, r := range results {
+		switch {
+		case r.PerOperation:
+			markedJobs[r.ID] = true
+		case len(r.Outcomes) > 0:
+			wholeJobs[r.ID] = true
+			for k, o := range r.Outcomes {
+				add(r.ID, resultDoc{ID: fmt.Sprintf("%s-%d", r.ID, k), JobID: r.ID, State: o.State, Result: o.Result, Error: o.Error})
+			}
+		default:
+			add(r.JobID, r)
+		}
+	}
+	for id := range wholeJobs {
+		if markedJobs[id] {
+			t.Errorf("job %s has whole outcomes and a per-operation marker", id)
+		}
+	}
+	t.Logf("%d accepted jobs' outcomes stored whole, %d per operation", len(wholeJobs), len(want)-len(wholeJobs))
 	var rep chaosReport
 	for id, wantResults := range want {
 		j, ok := jobsByID[id]
