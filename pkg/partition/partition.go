@@ -130,6 +130,15 @@ func nth(partitions []int, i int) int {
 	if slices.IsSorted(partitions) {
 		return partitions[i]
 	}
+	return nthUnsorted(partitions, i)
+}
+
+// nthUnsorted is nth for a list that needs sorting. Its sort buffer (2 KiB)
+// is in a frame of its own: in nth's frame it made every caller's goroutine
+// grow its stack even for the sorted lists kafka-go hands over.
+//
+//go:noinline
+func nthUnsorted(partitions []int, i int) int {
 	var buf [sortBufferSize]int
 	var sorted []int
 	if len(partitions) <= len(buf) {

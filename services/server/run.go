@@ -68,6 +68,8 @@ func Run(ctx context.Context, cfg Config) error {
 
 	p := &pool{cfg: &cfg, registry: registry, writer: writer, metrics: metrics, log: log,
 		sem: make(chan struct{}, cfg.Concurrency), backoffBase: 100 * time.Millisecond, tracing: tracing}
+	p.start()
+	defer p.stop() // after consumer.Stop below: no batch is being handled then
 	ccfg := cfg.Kafka.ConsumerFor(cfg.RequestGroup, cfg.Kafka.RequestTopic)
 	ccfg.Logger = log
 	ccfg.Dialer = kafkaConn.Dialer
