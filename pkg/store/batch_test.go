@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/jobplane/jobplane/pkg/store"
@@ -58,14 +59,64 @@ func TestCreateJobs(t *testing.T) {
 			t.Fatalf("operation of job %d: %+v %v", i, v, err)
 		}
 	}
+	// The earlier job's own outbox entry, and one for the batch's three new
+	// jobs.
 	entries, err := s.Outbox(ctx)
-	if err != nil || len(entries) != 4 { // the earlier job's and three new ones
+	if err != nil || len(entries) != 2 {
 		t.Fatalf("outbox = %+v %v", entries, err)
 	}
-	if err := s.MarkPublishedMany(ctx, []string{out[0].Job.ID, out[1].Job.ID, out[5].Job.ID}); err != nil {
+	batchJobs := []string{out[0].Job.ID, out[1].Job.ID, out[5].Job.ID}
+	if got := roundOf(entries, out[0].Job.ID); !slices.Equal(got, batchJobs) {
+		t.Fatalf("the batch's outbox entry holds %v, want %v", got, batchJobs)
+	}
+	// Published one by one: the entry goes with the last of them.
+	for k, id := range batchJobs {
+		if err := s.MarkPublishedMany(ctx, []string{id}); err != nil {
+			t.Fatal(err)
+		}
+		entries, _ := s.Outbox(ctx)
+		if want := map[bool]int{true: 1, false: 2}[k == len(batchJobs)-1]; len(entries) != want {
+			t.Fatalf("after publishing %d of 3: outbox = %+v", k+1, entries)
+		}
+	}
+}
+
+// roundOf returns the jobs of the outbox entry that holds jobID.
+func roundOf(entries []store.OutboxEntry, jobID string) []string {
+	for _, e := range entries {
+		if slices.Contains(e.Jobs(), jobID) {
+			return e.Jobs()
+		}
+	}
+	return nil
+}
+
+// A job whose publish failed leaves its batch's outbox entry to the relay,
+// however the other jobs of the batch fare.
+func TestPublishDeferredKeepsTheBatchEntry(t *testing.T) {
+	t.Parallel()
+	s, _ := setup(t)
+	ctx := t.Context()
+	out := s.CreateJobs(ctx, []store.NewJob{newJob("1"), newJob("2"), newJob("3")})
+	ids := make([]string, len(out))
+	for i, c := range out {
+		if c.Err != nil {
+			t.Fatal(c.Err)
+		}
+		ids[i] = c.Job.ID
+	}
+	s.PublishDeferred(ids[1])
+	if err := s.MarkPublishedMany(ctx, []string{ids[0], ids[2]}); err != nil {
 		t.Fatal(err)
 	}
-	if entries, _ := s.Outbox(ctx); len(entries) != 1 {
-		t.Fatalf("outbox after MarkPublishedMany = %+v", entries)
+	entries, err := s.Outbox(ctx)
+	if err != nil || len(entries) != 1 || !slices.Equal(entries[0].Jobs(), ids) {
+		t.Fatalf("outbox = %+v, %v; want the batch's entry for the relay", entries, err)
+	}
+	if err := s.MarkPublished(ctx, entries[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := s.Outbox(ctx); len(entries) != 0 {
+		t.Fatalf("outbox after the relay's MarkPublished = %+v", entries)
 	}
 }

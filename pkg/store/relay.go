@@ -17,10 +17,21 @@ import (
 // (jobs_active), a per-job record of re-dispatches (dispatches), and the
 // operations of a job that still need a message.
 
-// OutboxEntry is a job whose operations may not all be in Kafka yet.
+// OutboxEntry holds jobs whose operations may not all be in Kafka yet: a
+// job created alone (`_id` = job id) or a CreateJobs batch (`_id` =
+// "round-{uuid}", JobIDs its jobs).
 type OutboxEntry struct {
-	JobID      string    `bson:"_id"`
+	ID         string    `bson:"_id"`
 	CreateTime time.Time `bson:"create_time"`
+	JobIDs     []string  `bson:"job_ids,omitempty"`
+}
+
+// Jobs returns the ids of the entry's jobs.
+func (e OutboxEntry) Jobs() []string {
+	if len(e.JobIDs) > 0 {
+		return e.JobIDs
+	}
+	return []string{e.ID}
 }
 
 // Outbox returns the outbox entries (a small collection: jobs between their

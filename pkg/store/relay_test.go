@@ -189,7 +189,7 @@ func TestOutboxAndDispatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err := s.Outbox(ctx)
-	if err != nil || len(out) != 1 || out[0].JobID != j.ID {
+	if err != nil || len(out) != 1 || out[0].ID != j.ID {
 		t.Fatalf("outbox = %+v %v", out, err)
 	}
 	if err := s.MarkPublished(ctx, j.ID); err != nil {

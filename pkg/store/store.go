@@ -21,8 +21,9 @@
 //     document, `_id` = job id, which also arbitrates between the two ways
 //     (outcomes.go)
 //   - requests    `_id` = request_id: idempotency keys of CreateJob
-//   - outbox      `_id` = job id: jobs whose operations may not all be in
-//     Kafka yet; deleted once they are, scanned by the relay; small
+//   - outbox      `_id` = job id, or "round-{uuid}" for a CreateJobs batch
+//     (job_ids): jobs whose operations may not all be in Kafka yet;
+//     deleted once they all are, scanned by the relay; small
 //   - adoptions   `_id` = operation id: which message counted a cancellation
 //     (or a relay failure) claim
 //   - dispatches  `_id` = job id: the relay's latest re-dispatch of a job;
@@ -106,6 +107,8 @@ type Store struct {
 	uncounted *uncountedSet
 	// recent: the jobs this process created lately (see recentJobs).
 	recent *recentJobs
+	// rounds: the outbox entries of this process's CreateJobs batches.
+	rounds outboxRounds
 	// perOpKnown: the jobs known to store their outcomes per operation
 	// (see outcomes.go).
 	perOpKnown knownSet
@@ -290,7 +293,7 @@ func (s *Store) CreateJob(ctx context.Context, n NewJob) (job *Job, ops []Operat
 	job.ListingEntry = &entry
 
 	if err := s.locked(ctx, func() error {
-		_, err := s.outbox.InsertOne(ctx, outboxDoc{ID: jobID, CreateTime: now})
+		_, err := s.outbox.InsertOne(ctx, OutboxEntry{ID: jobID, CreateTime: now})
 		return err
 	}); err != nil && !mongo.IsDuplicateKeyError(err) {
 		return nil, nil, false, fmt.Errorf("insert outbox entry: %w", err)
@@ -319,15 +322,10 @@ func newOperations(j *Job, in []OpInput) []Operation {
 	return ops
 }
 
-type outboxDoc struct {
-	ID         string    `bson:"_id"`
-	CreateTime time.Time `bson:"create_time"`
-}
-
-// MarkPublished records that every operation of the job was written to
-// Kafka, by deleting its outbox entry.
-func (s *Store) MarkPublished(ctx context.Context, jobID string) error {
-	if err := s.locked(ctx, func() error { _, err := s.outbox.DeleteOne(ctx, byID(jobID)); return err }); err != nil {
+// MarkPublished deletes an outbox entry (OutboxEntry.ID) whose jobs are
+// all published, finished or gone: the relay's step after handling it.
+func (s *Store) MarkPublished(ctx context.Context, entryID string) error {
+	if err := s.locked(ctx, func() error { _, err := s.outbox.DeleteOne(ctx, byID(entryID)); return err }); err != nil {
 		return fmt.Errorf("delete outbox entry: %w", err)
 	}
 	return nil

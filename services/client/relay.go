@@ -240,18 +240,28 @@ func (r *relay) scan(ctx context.Context) error {
 		if now.Sub(e.CreateTime) < r.cfg.OutboxDelay {
 			continue
 		}
-		j, ok := byID[e.JobID]
-		if ok {
-			handled[j.ID] = true
-			if err := r.dispatch(ctx, j, dispatchAttempt(dispatches, j.ID), "unpublished"); err != nil {
-				errs = append(errs, err)
+		// A batch's entry: every job of it still unfinished is published
+		// again (those its creator did publish are duplicates, which the
+		// consumers drop); the entry stays if any of them fails.
+		failed := false
+		for _, id := range e.Jobs() {
+			j, ok := byID[id]
+			if !ok || handled[id] {
 				continue
 			}
+			handled[id] = true
+			if err := r.dispatch(ctx, j, dispatchAttempt(dispatches, j.ID), "unpublished"); err != nil {
+				errs = append(errs, err)
+				failed = true
+			}
+		}
+		if failed {
+			continue
 		}
 		// Published now; or finished, deleted, or never committed (a create
 		// interrupted before its job document: never acknowledged, and a
 		// retry with its request_id writes a new entry).
-		if err := r.store.MarkPublished(ctx, e.JobID); err != nil {
+		if err := r.store.MarkPublished(ctx, e.ID); err != nil {
 			errs = append(errs, err)
 		}
 	}

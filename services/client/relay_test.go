@@ -296,3 +296,30 @@ func TestRelaySingleHolder(t *testing.T) {
 		t.Fatalf("no handover after Stop: %v %v", held, err)
 	}
 }
+
+// A CreateJobs batch has one outbox entry: when none of its jobs was
+// published, the relay publishes every one of them and removes the entry.
+func TestRelayPublishesABatchEntry(t *testing.T) {
+	t.Parallel()
+	b := setupRelay(t)
+	ctx := t.Context()
+	out := b.store.CreateJobs(ctx, []store.NewJob{
+		{Operations: []store.OpInput{{Type: "expr", Request: "1"}, {Type: "expr", Request: "2"}}},
+		{Operations: []store.OpInput{{Type: "expr", Request: "3"}}},
+	})
+	for _, c := range out {
+		if c.Err != nil {
+			t.Fatal(c.Err)
+		}
+	}
+	entries, err := b.store.Outbox(ctx)
+	if err != nil || len(entries) != 1 || len(entries[0].Jobs()) != 2 {
+		t.Fatalf("outbox = %+v, %v; want one entry for the batch", entries, err)
+	}
+	b.clock.advance(6 * time.Second)
+	b.scan(t)
+	waitFor(t, "both jobs' operations", func() bool { return len(b.requests.byAttempt(2)) == 3 })
+	if entries, _ := b.store.Outbox(ctx); len(entries) != 0 {
+		t.Fatalf("outbox still has %v", entries)
+	}
+}
