@@ -194,7 +194,9 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 			}
 			// Deleted job: drop the outcomes inserted now.
 			st.Orphans += len(d.inserted)
-			drop := d.inserted
+			// With the job's own document: its whole outcomes, or the
+			// per-operation marker this call may have inserted.
+			drop := append(slices.Clone(d.inserted), jobID)
 			if whole[jobID] {
 				drop = []string{jobID}
 			}
