@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -88,12 +89,20 @@ func (s *Store) CreateJobs(ctx context.Context, batch []NewJob) []Created {
 		}
 		// One outbox entry for the batch (a job's own when it is alone),
 		// removed once every job of the batch is published.
-		outbox := OutboxEntry{ID: fresh[0], CreateTime: now}
-		if len(fresh) > 1 {
-			outbox = OutboxEntry{ID: "round-" + NewJobID(), CreateTime: now, JobIDs: fresh}
+		outbox := []any{OutboxEntry{ID: fresh[0], CreateTime: now}}
+		round := ""
+		switch {
+		case s.outboxPerJob:
+			outbox = outbox[:0]
+			for _, id := range fresh {
+				outbox = append(outbox, OutboxEntry{ID: id, CreateTime: now})
+			}
+		case len(fresh) > 1:
+			round = "round-" + NewJobID()
+			outbox = []any{OutboxEntry{ID: round, CreateTime: now, JobIDs: fresh}}
 		}
 		if err == nil {
-			if _, err = s.insertNew(ctx, s.outbox, []any{outbox}); err != nil {
+			if _, err = s.insertNew(ctx, s.outbox, outbox); err != nil {
 				err = fmt.Errorf("insert outbox entry: %w", err)
 			}
 		}
@@ -104,8 +113,8 @@ func (s *Store) CreateJobs(ctx context.Context, batch []NewJob) []Created {
 		}
 		if err == nil {
 			s.recent.put(jobs...)
-			if len(fresh) > 1 {
-				s.rounds.add(outbox.ID, fresh)
+			if round != "" {
+				s.rounds.add(round, fresh)
 			}
 		}
 		if err != nil {
@@ -137,11 +146,41 @@ func (s *Store) MarkPublishedMany(ctx context.Context, jobIDs []string) error {
 	return nil
 }
 
-// PublishDeferred leaves the publication of a job created by CreateJobs to
-// the relay (its publish failed): its batch's outbox entry stays, and the
-// relay publishes every job of the batch still unfinished once the entry is
-// RELAY_OUTBOX_DELAY old.
-func (s *Store) PublishDeferred(jobID string) { s.rounds.forget(jobID) }
+// PublishDeferred leaves the publication of job j to the relay (its publish
+// failed). A job of a CreateJobs batch gets an outbox entry of its own and
+// counts as done in its batch, so that the batch's entry still goes once
+// the other jobs are published: the relay then publishes j alone, rather
+// than every unfinished job of the batch. If that insert fails, the batch's
+// entry stays for the relay. A job created alone has its own entry already.
+func (s *Store) PublishDeferred(ctx context.Context, j *Job) {
+	if !s.rounds.tracks(j.ID) {
+		return
+	}
+	if _, err := s.insertNew(ctx, s.outbox, []any{OutboxEntry{ID: j.ID, CreateTime: j.CreateTime}}); err != nil {
+		s.rounds.forget(j.ID)
+		return
+	}
+	if ids := s.rounds.published([]string{j.ID}); len(ids) > 0 {
+		// The last of its batch: the batch's entry goes (its own stays).
+		_, _ = s.deleteSmall(ctx, s.outbox, slices.DeleteFunc(ids, func(id string) bool { return id == j.ID }), &s.outboxScanSlowUntil)
+	}
+}
+
+// SplitOutboxEntry replaces a batch's outbox entry e by entries of their own
+// for the jobs keep (those the relay failed to publish), so that the jobs of
+// the batch published meanwhile are not published again at every scan.
+func (s *Store) SplitOutboxEntry(ctx context.Context, e OutboxEntry, keep []string) error {
+	docs := make([]any, len(keep))
+	for i, id := range keep {
+		docs[i] = OutboxEntry{ID: id, CreateTime: e.CreateTime}
+	}
+	if len(docs) > 0 {
+		if _, err := s.insertNew(ctx, s.outbox, docs); err != nil {
+			return fmt.Errorf("split outbox entry: %w", err)
+		}
+	}
+	return s.MarkPublished(ctx, e.ID)
+}
 
 // outboxRounds tracks the outbox entries of this process's CreateJobs
 // batches: which batch each job is in, and how many of its jobs are not
@@ -195,6 +234,14 @@ func (r *outboxRounds) published(jobIDs []string) []string {
 		}
 	}
 	return ids
+}
+
+// tracks reports whether jobID is a job of a tracked batch.
+func (r *outboxRounds) tracks(jobID string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.byJob[jobID]
+	return ok
 }
 
 // forget stops tracking the batch of jobID: its entry stays for the relay.

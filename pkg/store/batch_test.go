@@ -91,9 +91,10 @@ func roundOf(entries []store.OutboxEntry, jobID string) []string {
 	return nil
 }
 
-// A job whose publish failed leaves its batch's outbox entry to the relay,
-// however the other jobs of the batch fare.
-func TestPublishDeferredKeepsTheBatchEntry(t *testing.T) {
+// A job whose publish failed gets an outbox entry of its own, and the
+// batch's entry goes with the last of the others: the relay then publishes
+// that job alone, not its whole batch.
+func TestPublishDeferredGetsItsOwnEntry(t *testing.T) {
 	t.Parallel()
 	s, _ := setup(t)
 	ctx := t.Context()
@@ -105,18 +106,44 @@ func TestPublishDeferredKeepsTheBatchEntry(t *testing.T) {
 		}
 		ids[i] = c.Job.ID
 	}
-	s.PublishDeferred(ids[1])
-	if err := s.MarkPublishedMany(ctx, []string{ids[0], ids[2]}); err != nil {
+	s.PublishDeferred(ctx, out[1].Job)
+	if err := s.MarkPublishedMany(ctx, []string{ids[0]}); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := s.Outbox(ctx); len(entries) != 2 {
+		t.Fatalf("outbox = %+v; want the batch's and the deferred job's", entries)
+	}
+	if err := s.MarkPublishedMany(ctx, []string{ids[2]}); err != nil {
 		t.Fatal(err)
 	}
 	entries, err := s.Outbox(ctx)
-	if err != nil || len(entries) != 1 || !slices.Equal(entries[0].Jobs(), ids) {
-		t.Fatalf("outbox = %+v, %v; want the batch's entry for the relay", entries, err)
+	if err != nil || len(entries) != 1 || !slices.Equal(entries[0].Jobs(), []string{ids[1]}) {
+		t.Fatalf("outbox = %+v, %v; want the deferred job's own entry", entries, err)
 	}
-	if err := s.MarkPublished(ctx, entries[0].ID); err != nil {
+	// Deferred last: the batch's entry goes then.
+	out = s.CreateJobs(ctx, []store.NewJob{newJob("4"), newJob("5")})
+	if err := s.MarkPublishedMany(ctx, []string{out[0].Job.ID}); err != nil {
 		t.Fatal(err)
 	}
-	if entries, _ := s.Outbox(ctx); len(entries) != 0 {
-		t.Fatalf("outbox after the relay's MarkPublished = %+v", entries)
+	s.PublishDeferred(ctx, out[1].Job)
+	entries, _ = s.Outbox(ctx)
+	if len(entries) != 2 || roundOf(entries, out[1].Job.ID) == nil || roundOf(entries, out[0].Job.ID) != nil {
+		t.Fatalf("outbox = %+v; want the two deferred jobs' own entries", entries)
+	}
+	// A split by the relay: the batch's entry replaced by those it names.
+	out = s.CreateJobs(ctx, []store.NewJob{newJob("6"), newJob("7")})
+	entries, _ = s.Outbox(ctx)
+	var batch store.OutboxEntry
+	for _, e := range entries {
+		if len(e.JobIDs) > 0 {
+			batch = e
+		}
+	}
+	if err := s.SplitOutboxEntry(ctx, batch, []string{out[0].Job.ID}); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ = s.Outbox(ctx)
+	if len(entries) != 3 || !slices.Equal(roundOf(entries, out[0].Job.ID), []string{out[0].Job.ID}) || roundOf(entries, out[1].Job.ID) != nil {
+		t.Fatalf("outbox after the split = %+v", entries)
 	}
 }

@@ -150,7 +150,7 @@ func (s *Store) insertOutcomes(ctx context.Context, batch []Result) (dup []bool,
 	var wholeDocs []any
 	var perOp []string
 	for _, jobID := range order {
-		if j, ok := s.recent.get(jobID); ok && !s.perOpKnown.has(jobID) && coversJob(j, resultsOf(jobID)) {
+		if j, ok := s.recent.get(jobID); ok && !s.outcomesPerOp && !s.perOpKnown.has(jobID) && coversJob(j, resultsOf(jobID)) {
 			if d := wholeDoc(jobID, j.Total, resultsOf(jobID)); d != nil {
 				wholeIDs = append(wholeIDs, jobID)
 				wholeDocs = append(wholeDocs, d)
@@ -160,6 +160,22 @@ func (s *Store) insertOutcomes(ctx context.Context, batch []Result) (dup []bool,
 		perOp = append(perOp, jobID)
 	}
 	whole = map[string]bool{}
+	// An error after a whole document landed must not lose it: its outcomes
+	// are handed to the consumer's retry of the batch, as ApplyResults does
+	// for whatever it won but could not count (Store.uncounted), or the
+	// retry would take them for another applier's and leave the job to the
+	// relay's reconciliation.
+	fail := func(err error) ([]bool, map[string]bool, error) {
+		for jobID := range whole {
+			ids := make([]string, 0, len(byJob[jobID]))
+			for _, i := range byJob[jobID] {
+				s.uncounted.put(batch[i].ID, batch[i].State)
+				ids = append(ids, batch[i].ID)
+			}
+			s.uncounted.release(ids)
+		}
+		return nil, nil, err
+	}
 	if len(wholeDocs) > 0 {
 		wdup, err := s.insertNew(ctx, s.results, wholeDocs)
 		if err != nil {
@@ -179,7 +195,7 @@ func (s *Store) insertOutcomes(ctx context.Context, batch []Result) (dup []bool,
 		if len(lost) > 0 {
 			docs, err := findByID[jobOutcomesDoc](ctx, s.results, lost)
 			if err != nil {
-				return nil, nil, err
+				return fail(err)
 			}
 			for k, jobID := range lost {
 				if docs[k].whole() {
@@ -200,7 +216,7 @@ func (s *Store) insertOutcomes(ctx context.Context, batch []Result) (dup []bool,
 	}
 	wholeElsewhere, err := s.openPerOperation(ctx, perOp)
 	if err != nil {
-		return nil, nil, err
+		return fail(err)
 	}
 	var docs []any
 	var at []int
@@ -219,7 +235,7 @@ func (s *Store) insertOutcomes(ctx context.Context, batch []Result) (dup []bool,
 	}
 	pdup, err := s.insertNew(ctx, s.results, docs)
 	if err != nil {
-		return nil, nil, err
+		return fail(err)
 	}
 	for k, i := range at {
 		dup[i] = pdup[k]

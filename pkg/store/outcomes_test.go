@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -174,5 +176,75 @@ func TestWholeAndPerOperationRace(t *testing.T) {
 		if err != nil || len(u.Missing) != 0 || u.Succeeded != 5 {
 			t.Fatalf("round %d: stored outcomes = %+v, %v", round, u, err)
 		}
+	}
+}
+
+// A write of an applier call that fails after the call stored a job's
+// outcomes whole must not lose them: the consumer's retry of the batch finds
+// the whole document and counts it (Store.uncounted), instead of taking it
+// for another applier's and leaving the job to the relay's reconciliation.
+func TestWholeWinCountedOnRetryAfterALaterError(t *testing.T) {
+	t.Parallel()
+	s, _ := setup(t)
+	ctx := t.Context()
+	j1, _, _, err := s.CreateJob(ctx, newJob("1", "2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// J2: more than 64 operations, stored per operation, after J1's whole
+	// document.
+	reqs := make([]string, 65)
+	for i := range reqs {
+		reqs[i] = "1"
+	}
+	j2, _, _, err := s.CreateJob(ctx, newJob(reqs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := allResults(j1)
+	// A document the driver refuses (60 MB) stands for a failed write.
+	bad := result(store.OperationID(j2.ID, 0), store.OpSucceeded, strings.Repeat("x", 60<<20))
+	if _, err := s.ApplyResults(ctx, append(slices.Clone(good), bad)); err == nil {
+		t.Fatal("the call with an oversized result did not fail")
+	}
+	st, err := s.ApplyResults(ctx, good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetJob(ctx, j1.ID)
+	if err != nil || got.Succeeded != 2 || got.State() != store.JobSucceeded {
+		t.Fatalf("after the retry (%+v): job = %+v, %v", st, got, err)
+	}
+}
+
+// For a rolling upgrade from a version before whole-job outcomes and batch
+// outbox entries, a store can write as that version did: outcomes one
+// document each (after the marker, which older replicas ignore) and an
+// outbox entry per job.
+func TestWritesForRollingUpgrade(t *testing.T) {
+	t.Parallel()
+	_, b := setup(t)
+	s := openStore(t, b, store.Config{OutcomesPerOperation: true, OutboxPerJob: true})
+	ctx := t.Context()
+	out := s.CreateJobs(ctx, []store.NewJob{newJob("1", "2"), newJob("3")})
+	for _, c := range out {
+		if c.Err != nil {
+			t.Fatal(c.Err)
+		}
+	}
+	entries, err := s.Outbox(ctx)
+	if err != nil || len(entries) != 2 || len(entries[0].JobIDs)+len(entries[1].JobIDs) != 0 {
+		t.Fatalf("outbox = %+v, %v; want one entry per job", entries, err)
+	}
+	j := out[0].Job
+	if _, err := s.ApplyResults(ctx, allResults(j)); err != nil {
+		t.Fatal(err)
+	}
+	// Two outcomes and the marker.
+	if all, job := resultDocs(t, b, j.ID); all != 3 || job != 1 {
+		t.Fatalf("results holds %d documents (%d with the job's id), want 2 and the marker", all, job)
+	}
+	if got, err := s.GetJob(ctx, j.ID); err != nil || got.State() != store.JobSucceeded {
+		t.Fatalf("job = %+v, %v", got, err)
 	}
 }

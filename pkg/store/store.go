@@ -80,6 +80,14 @@ type Config struct {
 	// opdocs.go): for a rolling upgrade from such a version, whose replicas
 	// cannot read the grouped layout.
 	SingleOperationDocs bool
+	// OutcomesPerOperation stores every outcome in a document of its own
+	// and OutboxPerJob an outbox entry per job, as versions before
+	// 2026-12-05 did (see outcomes.go, CreateJobs): for a rolling upgrade
+	// from such a version, whose replicas neither write the per-operation
+	// marker nor read whole outcome documents or batch outbox entries.
+	// Whole documents written by others are still read.
+	OutcomesPerOperation bool
+	OutboxPerJob         bool
 	// Lazy skips the start-up ping: the server service runs without MongoDB
 	// (an outage only delays its heartbeats and metric aggregation).
 	Lazy bool
@@ -122,8 +130,8 @@ type Store struct {
 	// that jobplane's batched writes barely use. A one-slot semaphore, so
 	// that a caller whose context ends stops waiting (see locked).
 	writes chan struct{}
-	// singleOpDocs: Config.SingleOperationDocs.
-	singleOpDocs bool
+	// singleOpDocs, outcomesPerOp, outboxPerJob: the Config fields.
+	singleOpDocs, outcomesPerOp, outboxPerJob bool
 	// outboxScanSlowUntil and activeScanSlowUntil: see deleteSmall (unix
 	// nanoseconds).
 	outboxScanSlowUntil atomic.Int64
@@ -165,6 +173,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s := New(client, cmp.Or(cfg.Database, "jobplane"))
 	s.singleOpDocs = cfg.SingleOperationDocs
+	s.outcomesPerOp, s.outboxPerJob = cfg.OutcomesPerOperation, cfg.OutboxPerJob
 	return s, nil
 }
 

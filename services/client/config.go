@@ -30,6 +30,12 @@ type Config struct {
 	// or "single" (one document each, as earlier versions did: for a
 	// rolling upgrade from such a version, see docs/operations.md).
 	OperationDocuments string
+	// OutcomeDocuments (OUTCOME_DOCUMENTS): "job" (default: a small job's
+	// outcomes applied at once in one document) or "operation" (one each);
+	// OutboxEntries (OUTBOX_ENTRIES): "batch" (default: one per group
+	// commit) or "job". "operation" and "job" are how versions before
+	// 2026-12-05 wrote: for a rolling upgrade from such a version.
+	OutcomeDocuments, OutboxEntries string
 
 	Kafka         queue.Settings // KAFKA_* (see queue.SettingsFromEnv)
 	ResponseGroup string         // KAFKA_RESPONSE_GROUP, default operation-response-group
@@ -94,6 +100,8 @@ func ConfigFromReader(r *env.Reader) (Config, error) {
 		MongoURI:            r.String("MONGODB_URI", "mongodb://127.0.0.1:27017/"),
 		MongoDatabase:       r.String("MONGODB_DATABASE", "jobplane"),
 		OperationDocuments:  r.String("OPERATION_DOCUMENTS", "grouped"),
+		OutcomeDocuments:    r.String("OUTCOME_DOCUMENTS", "job"),
+		OutboxEntries:       r.String("OUTBOX_ENTRIES", "batch"),
 		Kafka:               queue.SettingsFromEnv(r),
 		ResponseGroup:       r.String("KAFKA_RESPONSE_GROUP", "operation-response-group"),
 		AuthTokens:          r.List("AUTH_TOKENS", nil),
@@ -148,6 +156,12 @@ func (c *Config) validate() error {
 	}
 	if c.OperationDocuments != "grouped" && c.OperationDocuments != "single" {
 		errs = append(errs, fmt.Errorf("OPERATION_DOCUMENTS=%q: want grouped or single", c.OperationDocuments))
+	}
+	if c.OutcomeDocuments != "job" && c.OutcomeDocuments != "operation" {
+		errs = append(errs, fmt.Errorf("OUTCOME_DOCUMENTS=%q: want job or operation", c.OutcomeDocuments))
+	}
+	if c.OutboxEntries != "batch" && c.OutboxEntries != "job" {
+		errs = append(errs, fmt.Errorf("OUTBOX_ENTRIES=%q: want batch or job", c.OutboxEntries))
 	}
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, fmt.Errorf("MAX_BODY_BYTES=%d: want >= 1024", c.MaxBodyBytes))

@@ -73,7 +73,7 @@ func (s *jobService) CreateJob(ctx context.Context, req *jobsv1.CreateJobRequest
 		// The job is durable: a failure to publish now is repaired by the
 		// relay, so it does not fail the call.
 		if err := s.publish(ctx, job, ops); err != nil {
-			s.store.PublishDeferred(job.ID)
+			s.store.PublishDeferred(context.WithoutCancel(ctx), job)
 			s.log.WarnContext(ctx, "publish deferred to relay", "job_id", job.ID, "err", err)
 		}
 	}

@@ -240,10 +240,10 @@ func (r *relay) scan(ctx context.Context) error {
 		if now.Sub(e.CreateTime) < r.cfg.OutboxDelay {
 			continue
 		}
-		// A batch's entry: every job of it still unfinished is published
-		// again (those its creator did publish are duplicates, which the
-		// consumers drop); the entry stays if any of them fails.
-		failed := false
+		// A batch's entry (its creator died before publishing them all):
+		// every job of it still unfinished is published again (those its
+		// creator did publish are duplicates, which the consumers drop).
+		var failed []string
 		for _, id := range e.Jobs() {
 			j, ok := byID[id]
 			if !ok || handled[id] {
@@ -252,17 +252,25 @@ func (r *relay) scan(ctx context.Context) error {
 			handled[id] = true
 			if err := r.dispatch(ctx, j, dispatchAttempt(dispatches, j.ID), "unpublished"); err != nil {
 				errs = append(errs, err)
-				failed = true
+				failed = append(failed, id)
 			}
 		}
-		if failed {
-			continue
-		}
-		// Published now; or finished, deleted, or never committed (a create
-		// interrupted before its job document: never acknowledged, and a
-		// retry with its request_id writes a new entry).
-		if err := r.store.MarkPublished(ctx, e.ID); err != nil {
-			errs = append(errs, err)
+		switch {
+		case len(failed) == 0:
+			// Published now; or finished, deleted, or never committed (a
+			// create interrupted before its job document: never
+			// acknowledged, and a retry with its request_id writes a new
+			// entry).
+			if err := r.store.MarkPublished(ctx, e.ID); err != nil {
+				errs = append(errs, err)
+			}
+		case len(e.JobIDs) > 0:
+			// Only the jobs that failed stay in the outbox, each with an
+			// entry of its own: the others must not be published (and
+			// their dispatch attempts raised) again at every scan.
+			if err := r.store.SplitOutboxEntry(ctx, e, failed); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	for _, j := range active {

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -321,5 +322,63 @@ func TestRelayPublishesABatchEntry(t *testing.T) {
 	waitFor(t, "both jobs' operations", func() bool { return len(b.requests.byAttempt(2)) == 3 })
 	if entries, _ := b.store.Outbox(ctx); len(entries) != 0 {
 		t.Fatalf("outbox still has %v", entries)
+	}
+}
+
+// One job of a CreateJobs batch cannot be published (a request too large for
+// the broker) while the other was published by its creator and only waits
+// for a server. Whether the creator deferred the broken job
+// (PublishDeferred) or died before, the relay must keep publishing only the
+// broken job: publishing the healthy one at every scan raised its dispatch
+// attempt until the relay failed it, long before RELAY_RESULT_TIMEOUT.
+func TestRelayBatchWithAnUnpublishableJob(t *testing.T) {
+	t.Parallel()
+	for _, deferred := range []bool{true, false} {
+		t.Run(fmt.Sprintf("deferred=%t", deferred), func(t *testing.T) {
+			t.Parallel()
+			b := setupRelay(t)
+			ctx := t.Context()
+			out := b.store.CreateJobs(ctx, []store.NewJob{
+				{Operations: []store.OpInput{{Type: "expr", Request: "1"}}},
+				{Operations: []store.OpInput{{Type: "expr", Request: strings.Repeat("x", 9<<20)}}},
+			})
+			for _, c := range out {
+				if c.Err != nil {
+					t.Fatal(c.Err)
+				}
+			}
+			healthy, broken := out[0], out[1]
+			if err := b.relay.publisher.publishOperations(ctx, healthy.Job, healthy.Ops, 1); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.store.MarkPublishedMany(ctx, []string{healthy.Job.ID}); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.relay.publisher.publishOperations(ctx, broken.Job, broken.Ops, 1); err == nil {
+				t.Fatal("the oversized job was published")
+			}
+			if deferred {
+				b.store.PublishDeferred(ctx, broken.Job)
+			}
+			b.clock.advance(6 * time.Second) // past OutboxDelay; the result timeout is a minute
+			for range 5 {
+				if held, _ := b.relay.lease.Tick(ctx); !held {
+					t.Fatal("no lease")
+				}
+				_ = b.relay.scan(ctx) // the broken job's publish fails every time
+				b.clock.advance(time.Second)
+			}
+			v, err := b.store.GetOperation(ctx, healthy.Job.ID, healthy.Ops[0].ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.State != store.OpPending {
+				t.Fatalf("the published job's operation is %s (%q) 11 s after creation", v.State, v.Error)
+			}
+			entries, err := b.store.Outbox(ctx)
+			if err != nil || len(entries) != 1 || len(entries[0].JobIDs) != 0 || entries[0].ID != broken.Job.ID {
+				t.Fatalf("outbox = %+v, %v; want the broken job's own entry only", entries, err)
+			}
+		})
 	}
 }

@@ -60,7 +60,8 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	st, err := store.Open(ctx, store.Config{URI: cfg.MongoURI, Database: cfg.MongoDatabase, Monitor: telemetry.MongoMonitor(tracing),
-		SingleOperationDocs: cfg.OperationDocuments == "single"})
+		SingleOperationDocs:  cfg.OperationDocuments == "single",
+		OutcomesPerOperation: cfg.OutcomeDocuments == "operation", OutboxPerJob: cfg.OutboxEntries == "job"})
 	if err != nil {
 		return err
 	}
