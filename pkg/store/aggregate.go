@@ -28,21 +28,19 @@ func (s *Store) JobOutcomes(ctx context.Context, j *Job) ([]Outcome, error) {
 	if j.Total >= outcomeScanMin {
 		return s.jobOutcomesByQuery(ctx, j)
 	}
+	whole, err := s.wholeOf(ctx, j)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]Outcome, j.Total)
-	if j.Total <= wholeJobMax {
-		doc, err := s.wholeOutcomes(ctx, j.ID)
-		if err != nil {
-			return nil, err
-		}
-		if doc.whole() {
-			for i := range out {
-				out[i] = Outcome{State: OpPending}
-				if i < len(doc.Outcomes) {
-					out[i] = Outcome{State: doc.Outcomes[i].State, Result: doc.Outcomes[i].Result}
-				}
+	if whole != nil {
+		for i := range out {
+			out[i] = Outcome{State: OpPending}
+			if i < len(whole.Outcomes) {
+				out[i] = Outcome{State: whole.Outcomes[i].State, Result: whole.Outcomes[i].Result}
 			}
-			return out, nil
 		}
+		return out, nil
 	}
 	found, err := findByID[Outcome](ctx, s.results, operationIDs(j.ID, 0, j.Total),
 		options.FindOne().SetProjection(bson.D{{Key: "state", Value: 1}, {Key: "result", Value: 1}}))

@@ -136,25 +136,23 @@ func (s *Store) insertOutcomes(ctx context.Context, batch []Result) (dup []bool,
 		}
 		byJob[id] = append(byJob[id], i)
 	}
-	resultsOf := func(jobID string) []*Result {
-		idxs := byJob[jobID]
-		rs := make([]*Result, len(idxs))
-		for k, i := range idxs {
-			rs[k] = &batch[i]
-		}
-		return rs
-	}
 	// Whole candidates: created here, all outcomes present, not known to be
 	// per operation.
 	var wholeIDs []string
 	var wholeDocs []any
 	var perOp []string
 	for _, jobID := range order {
-		if j, ok := s.recent.get(jobID); ok && !s.outcomesPerOp && !s.perOpKnown.has(jobID) && coversJob(j, resultsOf(jobID)) {
-			if d := wholeDoc(jobID, j.Total, resultsOf(jobID)); d != nil {
-				wholeIDs = append(wholeIDs, jobID)
-				wholeDocs = append(wholeDocs, d)
-				continue
+		if j, ok := s.recent.get(jobID); ok && !s.outcomesPerOp && !s.perOpKnown.has(jobID) {
+			rs := make([]*Result, len(byJob[jobID]))
+			for k, i := range byJob[jobID] {
+				rs[k] = &batch[i]
+			}
+			if coversJob(j, rs) {
+				if d := wholeDoc(jobID, j.Total, rs); d != nil {
+					wholeIDs = append(wholeIDs, jobID)
+					wholeDocs = append(wholeDocs, d)
+					continue
+				}
 			}
 		}
 		perOp = append(perOp, jobID)
@@ -181,33 +179,14 @@ func (s *Store) insertOutcomes(ctx context.Context, batch []Result) (dup []bool,
 		if err != nil {
 			return nil, nil, err
 		}
-		var lost []string
 		for k, jobID := range wholeIDs {
 			if wdup[k] {
-				lost = append(lost, jobID)
+				// The job's document was there already: the marker, or
+				// another applier's whole document; openPerOperation tells
+				// which.
+				perOp = append(perOp, jobID)
 			} else {
 				whole[jobID] = true
-			}
-		}
-		// The job's document was there already: another applier's whole
-		// document (every outcome decided: duplicates), or the marker
-		// (store per operation after all).
-		if len(lost) > 0 {
-			docs, err := findByID[jobOutcomesDoc](ctx, s.results, lost)
-			if err != nil {
-				return fail(err)
-			}
-			for k, jobID := range lost {
-				if docs[k].whole() {
-					for _, i := range byJob[jobID] {
-						dup[i] = true
-					}
-					continue
-				}
-				if docs[k] != nil {
-					s.perOpKnown.add(jobID)
-				}
-				perOp = append(perOp, jobID)
 			}
 		}
 	}
@@ -297,36 +276,44 @@ func (s *Store) openPerOperation(ctx context.Context, jobIDs []string) (map[stri
 // outcomesOf returns the outcomes of operations ids of job j (nil: none
 // yet), from its whole document if it has one, else by `_id`.
 func (s *Store) outcomesOf(ctx context.Context, j *Job, ids []string) ([]*Result, error) {
-	if j.Total <= wholeJobMax {
-		doc, err := s.wholeOutcomes(ctx, j.ID)
-		if err != nil {
-			return nil, err
-		}
-		if doc.whole() {
-			out := make([]*Result, len(ids))
-			for k, id := range ids {
-				_, index, err := ParseOperationID(id)
-				if err == nil && index >= 0 && index < int64(len(doc.Outcomes)) {
-					out[k] = doc.Outcomes[index].result(j.ID, index)
-				}
-			}
-			return out, nil
-		}
+	whole, err := s.wholeOf(ctx, j)
+	if err != nil {
+		return nil, err
 	}
-	return findByID[Result](ctx, s.results, ids)
+	return s.outcomesIn(ctx, whole, j, ids)
 }
 
-// wholeOutcomes reads a job's document in `results` (nil: none).
-func (s *Store) wholeOutcomes(ctx context.Context, jobID string) (*jobOutcomesDoc, error) {
+// wholeOf reads job j's whole outcomes document; nil if it has none (a
+// marker, nothing yet, or a job too large to have one).
+func (s *Store) wholeOf(ctx context.Context, j *Job) (*jobOutcomesDoc, error) {
+	if j.Total > wholeJobMax {
+		return nil, nil
+	}
 	var doc jobOutcomesDoc
-	err := s.results.FindOne(ctx, byID(jobID)).Decode(&doc)
-	if errors.Is(err, mongo.ErrNoDocuments) {
+	err := s.results.FindOne(ctx, byID(j.ID)).Decode(&doc)
+	if errors.Is(err, mongo.ErrNoDocuments) || (err == nil && !doc.whole()) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read outcomes of job %s: %w", jobID, err)
+		return nil, fmt.Errorf("read outcomes of job %s: %w", j.ID, err)
 	}
 	return &doc, nil
+}
+
+// outcomesIn returns the outcomes of operations ids of job j from whole
+// (read by wholeOf) or, when it is nil, by `_id`.
+func (s *Store) outcomesIn(ctx context.Context, whole *jobOutcomesDoc, j *Job, ids []string) ([]*Result, error) {
+	if whole == nil {
+		return findByID[Result](ctx, s.results, ids)
+	}
+	out := make([]*Result, len(ids))
+	for k, id := range ids {
+		_, index, err := ParseOperationID(id)
+		if err == nil && index >= 0 && index < int64(len(whole.Outcomes)) {
+			out[k] = whole.Outcomes[index].result(j.ID, index)
+		}
+	}
+	return out, nil
 }
 
 // knownSet remembers the jobs this process knows to store their outcomes

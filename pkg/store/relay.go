@@ -149,9 +149,13 @@ type Undone struct {
 // for a while.
 func (s *Store) UndoneOperations(ctx context.Context, j *Job) (Undone, error) {
 	var u Undone
+	whole, err := s.wholeOf(ctx, j)
+	if err != nil {
+		return u, err
+	}
 	for start := int64(0); start < j.Total; start += batchSize {
 		ids := operationIDs(j.ID, start, min(int64(batchSize), j.Total-start))
-		res, err := s.outcomesOf(ctx, j, ids)
+		res, err := s.outcomesIn(ctx, whole, j, ids)
 		if err != nil {
 			return u, err
 		}

@@ -573,10 +573,14 @@ func (s *Store) ListOperations(ctx context.Context, p ListOperationsParams) ([]*
 	// does not read whole documents for operations it drops.
 	var kept []int64
 	var keptRes []*Result
+	whole, err := s.wholeOf(ctx, j) // read once for every round below
+	if err != nil {
+		return nil, -1, err
+	}
 	idx := p.Start
 	for idx < j.Total && len(kept) < p.Limit && budget > 0 {
 		n := min(int64(p.Limit-len(kept)), j.Total-idx, budget)
-		res, err := s.outcomesOf(ctx, j, operationIDs(j.ID, idx, n))
+		res, err := s.outcomesIn(ctx, whole, j, operationIDs(j.ID, idx, n))
 		if err != nil {
 			return nil, -1, err
 		}
