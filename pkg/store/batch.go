@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,17 +86,12 @@ func (s *Store) CreateJobs(ctx context.Context, batch []NewJob) []Created {
 		for _, j := range jobs {
 			j.ListingEntry = &entry
 		}
-		// One outbox entry for the batch (a job's own when it is alone),
-		// removed once every job of the batch is published.
-		outbox := []any{OutboxEntry{ID: fresh[0], CreateTime: now}}
+		// One outbox entry for the batch (a job's own when it is alone, or
+		// with OutboxPerJob), removed once every job of the batch is
+		// published.
+		outbox := ownOutboxEntries(fresh, now)
 		round := ""
-		switch {
-		case s.outboxPerJob:
-			outbox = outbox[:0]
-			for _, id := range fresh {
-				outbox = append(outbox, OutboxEntry{ID: id, CreateTime: now})
-			}
-		case len(fresh) > 1:
+		if len(fresh) > 1 && !s.outboxPerJob {
 			round = "round-" + NewJobID()
 			outbox = []any{OutboxEntry{ID: round, CreateTime: now, JobIDs: fresh}}
 		}
@@ -156,30 +150,34 @@ func (s *Store) PublishDeferred(ctx context.Context, j *Job) {
 	if !s.rounds.tracks(j.ID) {
 		return
 	}
-	if _, err := s.insertNew(ctx, s.outbox, []any{OutboxEntry{ID: j.ID, CreateTime: j.CreateTime}}); err != nil {
+	if _, err := s.insertNew(ctx, s.outbox, ownOutboxEntries([]string{j.ID}, j.CreateTime)); err != nil {
 		s.rounds.forget(j.ID)
 		return
 	}
-	if ids := s.rounds.published([]string{j.ID}); len(ids) > 0 {
-		// The last of its batch: the batch's entry goes (its own stays).
-		_, _ = s.deleteSmall(ctx, s.outbox, slices.DeleteFunc(ids, func(id string) bool { return id == j.ID }), &s.outboxScanSlowUntil)
-	}
+	// If it was the last of its batch, the batch's entry goes now (its own
+	// entry is not tracked); if that fails, the relay finds the batch's
+	// other jobs published or finished.
+	_, _ = s.deleteSmall(ctx, s.outbox, s.rounds.published([]string{j.ID}), &s.outboxScanSlowUntil)
 }
 
 // SplitOutboxEntry replaces a batch's outbox entry e by entries of their own
 // for the jobs keep (those the relay failed to publish), so that the jobs of
 // the batch published meanwhile are not published again at every scan.
 func (s *Store) SplitOutboxEntry(ctx context.Context, e OutboxEntry, keep []string) error {
-	docs := make([]any, len(keep))
-	for i, id := range keep {
-		docs[i] = OutboxEntry{ID: id, CreateTime: e.CreateTime}
-	}
-	if len(docs) > 0 {
-		if _, err := s.insertNew(ctx, s.outbox, docs); err != nil {
-			return fmt.Errorf("split outbox entry: %w", err)
-		}
+	if _, err := s.insertNew(ctx, s.outbox, ownOutboxEntries(keep, e.CreateTime)); err != nil {
+		return fmt.Errorf("split outbox entry: %w", err)
 	}
 	return s.MarkPublished(ctx, e.ID)
+}
+
+// ownOutboxEntries returns an outbox entry of its own (`_id` = job id) for
+// each of jobIDs.
+func ownOutboxEntries(jobIDs []string, created time.Time) []any {
+	docs := make([]any, len(jobIDs))
+	for i, id := range jobIDs {
+		docs[i] = OutboxEntry{ID: id, CreateTime: created}
+	}
+	return docs
 }
 
 // outboxRounds tracks the outbox entries of this process's CreateJobs
