@@ -29,8 +29,7 @@ type pool struct {
 	log      *slog.Logger
 	// sem bounds the handlers running at once across all partitions.
 	sem chan struct{}
-	// work feeds the pool's long-lived workers (see start); nil: each
-	// group of a batch runs on a goroutine of its own.
+	// work feeds the pool's long-lived workers (see start).
 	work    chan func()
 	workers sync.WaitGroup
 	// backoffBase is the first retry delay of a transient failure.
@@ -60,14 +59,14 @@ func (p *pool) handle(ctx context.Context, _ int, msgs []kafka.Message) error {
 	for _, k := range order {
 		idx := groups[k]
 		wg.Add(1)
-		p.dispatch(func() {
+		p.work <- func() {
 			defer wg.Done()
 			for _, i := range idx {
 				p.sem <- struct{}{}
 				out[i] = p.process(ctx, &msgs[i])
 				<-p.sem
 			}
-		})
+		}
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
@@ -86,8 +85,8 @@ func (p *pool) handle(ctx context.Context, _ int, msgs []kafka.Message) error {
 }
 
 // start starts CONCURRENCY long-lived workers for the groups of the
-// batches; stop ends them once no batch is being handled (after the
-// consumer stopped). A goroutine per group, as before, started with a small
+// batches (handle needs them); stop ends them once no batch is being
+// handled (after the consumer stopped). A goroutine per group, as before, started with a small
 // stack and grew it while decoding and evaluating: copying stacks was 10 %
 // of a server's CPU under W1. A worker keeps its stack.
 func (p *pool) start() {
@@ -108,16 +107,6 @@ func (p *pool) stop() {
 		close(p.work)
 		p.workers.Wait()
 	}
-}
-
-// dispatch runs f on a worker, waiting for one to be free, or on a
-// goroutine of its own if the pool has no workers.
-func (p *pool) dispatch(f func()) {
-	if p.work == nil {
-		go f()
-		return
-	}
-	p.work <- f
 }
 
 // deadLetterError is a failure that is not the caller's input: the
