@@ -45,6 +45,10 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
 )
 
+// wholeJobMax is jobplane's store.wholeJobMax: the largest job whose
+// outcomes are stored as one document.
+const wholeJobMax = 64
+
 // Config is a workload and where to run it.
 type Config struct {
 	MongoURI    string
@@ -167,8 +171,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		for _, b := range batches {
 			msgs = append(msgs, b...)
 		}
+		type outcome struct {
+			opID, result string
+			partition    int
+			offset       int64
+		}
 		perJob := map[string]int{}
-		byJob := map[string][]bson.D{}
+		byJob := map[string][]outcome{}
 		now := time.Now()
 		var order []string
 		for i := range msgs {
@@ -180,28 +189,28 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 				order = append(order, res.GetJobId())
 			}
 			perJob[res.GetJobId()]++
-			byJob[res.GetJobId()] = append(byJob[res.GetJobId()], bson.D{{Key: "_id", Value: res.GetOperationId()}, {Key: "job_id", Value: res.GetJobId()},
-				{Key: "state", Value: "succeeded"}, {Key: "result", Value: res.GetResult()},
-				{Key: "complete_time", Value: now}, {Key: "partition", Value: msgs[i].Partition}, {Key: "offset", Value: msgs[i].Offset}})
+			byJob[res.GetJobId()] = append(byJob[res.GetJobId()], outcome{res.GetOperationId(), res.GetResult(), msgs[i].Partition, msgs[i].Offset})
 		}
 		// A job whose every outcome is in the batch has them stored as one
-		// document (jobplane's whole-job outcomes, store/outcomes.go), any
-		// other one per operation.
+		// document (jobplane's whole-job outcomes, store/outcomes.go, for
+		// jobs of up to wholeJobMax operations), any other one per operation.
 		docs := make([]any, 0, len(msgs))
 		for _, id := range order {
 			rs := byJob[id]
-			if len(rs) != cfg.OpsPerJob || cfg.OpsPerJob > 64 {
-				for _, r := range rs {
-					docs = append(docs, r)
+			if len(rs) == cfg.OpsPerJob && cfg.OpsPerJob <= wholeJobMax {
+				outs := make(bson.A, len(rs))
+				for k, o := range rs {
+					outs[k] = bson.D{{Key: "s", Value: "succeeded"}, {Key: "r", Value: o.result}, {Key: "t", Value: now},
+						{Key: "p", Value: o.partition}, {Key: "o", Value: o.offset}}
 				}
+				docs = append(docs, bson.D{{Key: "_id", Value: id}, {Key: "outcomes", Value: outs}})
 				continue
 			}
-			outs := make(bson.A, len(rs))
-			for k, r := range rs {
-				outs[k] = bson.D{{Key: "s", Value: "succeeded"}, {Key: "r", Value: r[3].Value}, {Key: "t", Value: now},
-					{Key: "p", Value: r[5].Value}, {Key: "o", Value: r[6].Value}}
+			for _, o := range rs {
+				docs = append(docs, bson.D{{Key: "_id", Value: o.opID}, {Key: "job_id", Value: id},
+					{Key: "state", Value: "succeeded"}, {Key: "result", Value: o.result},
+					{Key: "complete_time", Value: now}, {Key: "partition", Value: o.partition}, {Key: "offset", Value: o.offset}})
 			}
-			docs = append(docs, bson.D{{Key: "_id", Value: id}, {Key: "outcomes", Value: outs}})
 		}
 		if err := write(func() error {
 			_, err := resultsColl.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
