@@ -644,14 +644,33 @@ func (s *Store) deleteOutcomes(ctx context.Context, j *Job) error {
 }
 
 // deleteDocs deletes the documents ids of job jobID from coll: by `_id`
-// when they are up to deleteByIDMax, otherwise with one DeleteMany on
-// job_id (see DeleteJob).
+// when they are up to deleteByIDMax, otherwise with a DeleteMany on job_id
+// (see DeleteJob) per deleteManyMax of them. Every document of the job in
+// coll must be among ids.
 func (s *Store) deleteDocs(ctx context.Context, coll *mongo.Collection, jobID string, ids []string) error {
-	if len(ids) > deleteByIDMax {
-		return s.locked(ctx, func() error { _, err := coll.DeleteMany(ctx, bson.D{{Key: "job_id", Value: jobID}}); return err })
+	if len(ids) <= deleteByIDMax {
+		return s.deleteByID(ctx, coll, ids)
 	}
-	return s.deleteByID(ctx, coll, ids)
+	// Parts of consecutive ids in `_id` order, each selected by a range:
+	// two comparisons a document (an $in of the part's ids would compare
+	// each document with all of them).
+	sorted := slices.Sorted(slices.Values(ids))
+	for start := 0; start < len(sorted); start += deleteManyMax {
+		part := sorted[start:min(start+deleteManyMax, len(sorted))]
+		filter := bson.D{{Key: "job_id", Value: jobID},
+			{Key: "_id", Value: bson.D{{Key: "$gte", Value: part[0]}, {Key: "$lte", Value: part[len(part)-1]}}}}
+		if err := s.locked(ctx, func() error { _, err := coll.DeleteMany(ctx, filter); return err }); err != nil {
+			return err
+		}
+	}
+	return nil
 }
+
+// deleteManyMax bounds the documents one DeleteMany of deleteDocs matches:
+// FerretDB deletes what a filter matched with one SQL statement that binds
+// every `_id`, and SQLite refuses more than 32,766 variables (a job of
+// 40,000 outcomes failed to delete: "too many SQL variables").
+const deleteManyMax = 10_000
 
 // ClaimCancelled makes every operation of the job that has no outcome yet
 // CANCELLED, by inserting its CANCELLED result (the unique `_id` makes this

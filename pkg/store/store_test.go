@@ -552,3 +552,36 @@ func TestPurgeFinishesHalfDoneDeletion(t *testing.T) {
 	}
 	checkNothingLeft(t, b, "jobs", "jobs_active", "operations", "results", "requests", "outbox", "adoptions", "deletions")
 }
+
+// A job with more outcomes than SQLite binds variables in one statement
+// (32,766) is deleted whole: FerretDB deletes a DeleteMany's matches with one
+// statement, so deleteDocs deletes them in parts.
+func TestDeleteJobOfManyOutcomes(t *testing.T) {
+	t.Parallel()
+	s, b := setup(t)
+	ctx := t.Context()
+	reqs := make([]string, 33_000)
+	for i := range reqs {
+		reqs[i] = "1"
+	}
+	j, _, _, err := s.CreateJob(ctx, newJob(reqs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The outcomes straight into results (as the applier stores them, but
+	// without counting: the test is about the delete).
+	docs := make([]any, 0, 1000)
+	for i := range j.Total {
+		docs = append(docs, result(store.OperationID(j.ID, i), store.OpSucceeded, "1"))
+		if len(docs) == cap(docs) || i == j.Total-1 {
+			if _, err := b.db.Collection("results").InsertMany(ctx, docs); err != nil {
+				t.Fatal(err)
+			}
+			docs = docs[:0]
+		}
+	}
+	if err := s.DeleteJob(ctx, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	checkNothingLeft(t, b, "jobs", "jobs_active", "operations", "results", "outbox", "adoptions")
+}
