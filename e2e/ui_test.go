@@ -334,10 +334,11 @@ func TestUI(t *testing.T) {
 		chromedp.Evaluate(`document.getElementById("state-filter").dispatchEvent(new Event("change")), true`, nil),
 		waitJS(`document.querySelector("table.jobs tbody").textContent.includes("No succeeded jobs")`))
 
-	// Cancel a running job: 10,000 operations in one partition (in order)
-	// take long enough.
+	// Cancel a running job: 20,000 operations in one partition (in order)
+	// take long enough (10,000 could all finish, on 2026-12-05's faster
+	// servers, before the page had its cancel button).
 	var body strings.Builder
-	for i := range 10000 {
+	for i := range 20000 {
 		fmt.Fprintf(&body, "%d + 1\n", i)
 	}
 	long := s.createText(t, body.String(), "partition_key=ui-cancel")
