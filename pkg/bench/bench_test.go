@@ -527,3 +527,54 @@ func TestSweepStopsOverTarget(t *testing.T) {
 		t.Errorf("peak %v, steps %d, max %v, crossed %v", s.Peak != nil, len(s.Steps), s.MaxOpsPerSecond, s.CrossedOpsPerSecond)
 	}
 }
+
+// lateJobs is a JobService whose jobs all stay running until the newest one
+// has been read three times.
+type lateJobs struct {
+	jobsv1.JobServiceClient
+	mu     sync.Mutex
+	newest string
+	reads  map[string]int
+	total  int
+}
+
+func (f *lateJobs) GetJob(_ context.Context, in *jobsv1.GetJobRequest, _ ...grpc.CallOption) (*jobsv1.GetJobResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.total++
+	f.reads[in.GetId()]++
+	j := &jobsv1.Job{Id: in.GetId(), CreateTime: timestamppb.New(t0)}
+	if f.reads[f.newest] >= 3 {
+		j.CompleteTime = timestamppb.New(t0.Add(time.Millisecond))
+	}
+	return &jobsv1.GetJobResponse{Job: j}, nil
+}
+
+// TestFollowReadsLittleWhileJobsRun: while the newest job runs, following
+// reads one group of jobs per round, not every pending job, and it still
+// returns every job once they are done.
+func TestFollowReadsLittleWhileJobsRun(t *testing.T) {
+	t.Parallel()
+	const jobs, concurrency = 100, 4
+	ids := make([]string, jobs)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("job-%d", i)
+	}
+	f := &lateJobs{newest: ids[jobs-1], reads: map[string]int{}}
+	got, err := follow(t.Context(), f, Config{Concurrency: concurrency, PollInterval: time.Millisecond}, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, j := range got {
+		seen[j.GetId()] = true
+	}
+	if len(got) != jobs || len(seen) != jobs {
+		t.Fatalf("followed %d jobs (%d distinct), want %d", len(got), len(seen), jobs)
+	}
+	// Two rounds of one group while running, then one sweep (a few of the
+	// newest group may be read once more if read before the newest).
+	if limit := 2*concurrency + jobs + concurrency; f.total > limit {
+		t.Errorf("%d reads, want at most %d (reading every pending job each round takes %d)", f.total, limit, 3*jobs)
+	}
+}
