@@ -78,6 +78,20 @@ func TestPipeline(t *testing.T) {
 	})
 
 	t.Run("jobs spread over both servers", func(t *testing.T) {
+		// The stack is ready when every service is, not when the servers
+		// have shared the partitions: the first server to join holds all
+		// 60 until the second one's join ends that generation (about half
+		// a second later), and jobs submitted before then all go to it.
+		s.awaitCluster(t, 30*time.Second, func(cs clusterStats) bool {
+			total, holding := 0, 0
+			for _, n := range cs.Nodes {
+				if n.Role == "NODE_ROLE_SERVER" && n.Stats != nil && len(n.Stats.AssignedPartitions) > 0 {
+					total += len(n.Stats.AssignedPartitions)
+					holding++
+				}
+			}
+			return holding == 2 && total == 60
+		})
 		var ids []string
 		for range 20 {
 			ids = append(ids, s.createText(t, "1 + 1\n2 * 3\n7 / 2\n").ID)
