@@ -144,6 +144,10 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 		d := deltas[jobID]
 		counted := d.succeeded + d.failed + d.cancelled
 		j := current[i]
+		deleted := s.deletedHere.has(jobID) // read before this process deleted it: not again
+		if deleted {
+			j = nil
+		}
 		if j != nil && d.retried {
 			// Some of these outcomes come back from an earlier call of this
 			// process whose counter update failed, perhaps after it had
@@ -185,7 +189,7 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 			}
 		}
 		if j == nil {
-			if _, gerr := s.GetJob(ctx, jobID); gerr == nil {
+			if _, gerr := s.GetJob(ctx, jobID); gerr == nil && !deleted {
 				// Already finished: every operation had its outcome, so
 				// nothing here was new.
 				st.Duplicates += int(counted)

@@ -76,3 +76,56 @@ func retryAfterFailedUpdate(t *testing.T, stack *embedded.Stack, database string
 		t.Fatalf("after the retry: %+v (state %s), want 2 of 4 succeeded and running", got, got.State())
 	}
 }
+
+// TestDeletedJobStaysDeleted: an applier call holding a job as it was
+// before this process deleted it (here: its document put back into
+// jobs_active, as a read from before the deletion would have it) drops the
+// job's late outcomes as orphans instead of archiving the job again, which
+// would bring it back to readers until its retirement.
+func TestDeletedJobStaysDeleted(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	stack, err := embedded.Start(ctx, embedded.Config{KafkaPorts: []int{0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stack.Close)
+	if err := stack.IndexIDs(ctx, "deleted_test", Collections); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, Config{URI: stack.MongoURI(), Database: "deleted_test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	s.DeferRetire(func(context.Context, *Job) {}) // the retirer has not run yet
+
+	j, _, _, err := s.CreateJob(ctx, NewJob{Operations: []OpInput{{Type: "expr", Request: "1"}, {Type: "expr", Request: "2"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteJob(ctx, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.active.InsertOne(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	var batch []Result
+	for i := range int64(2) {
+		batch = append(batch, Result{ID: OperationID(j.ID, i), JobID: j.ID, State: OpSucceeded, Result: fmt.Sprint(i),
+			CompleteTime: time.Now().UTC(), Offset: i})
+	}
+	st, err := s.ApplyResults(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Orphans != 2 || len(st.Completed) != 0 {
+		t.Errorf("stats %+v, want 2 orphans and no completed job", st)
+	}
+	if n, err := s.jobs.CountDocuments(ctx, bson.D{{Key: "_id", Value: j.ID}}); err != nil || n != 0 {
+		t.Errorf("the deleted job was archived again (%d, %v)", n, err)
+	}
+	if n, err := s.results.CountDocuments(ctx, bson.D{{Key: "job_id", Value: j.ID}}); err != nil || n != 0 {
+		t.Errorf("%d outcomes of the deleted job kept (%v)", n, err)
+	}
+}

@@ -120,6 +120,9 @@ type Store struct {
 	// perOpKnown: the jobs known to store their outcomes per operation
 	// (see outcomes.go).
 	perOpKnown knownSet
+	// deletedHere: the jobs DeleteJob deleted in this process, which its
+	// ApplyResults never archives again (see DeleteJob).
+	deletedHere knownSet
 	// writes makes this process's writes take turns (every write goes
 	// through locked). SQLite, under FerretDB, has a single
 	// writer and makes a blocked writer sleep and retry (1, 2, 5, 10 ms…),
@@ -557,7 +560,16 @@ func matches[T comparable](s T, set []T) bool {
 // DeleteJob deletes a job, its operations, its results and its request_id
 // claim. The job document goes first, so the job disappears at once; results
 // that arrive later are dropped by ApplyResults.
+//
+// Results that keep arriving for the job (its operations still in Kafka, a
+// cancelled job's late results) are dropped as orphans. An applier call
+// that read the job before the deletion would archive it again and bring it
+// back until its retirement finds the tombstone (buryDeleted): this
+// process's applier checks deletedHere first, so a job deleted through this
+// replica stays deleted for its readers; one deleted through another
+// replica can reappear here for that moment.
 func (s *Store) DeleteJob(ctx context.Context, id string) error {
+	s.deletedHere.add(id)
 	s.recent.drop(id)
 	j, err := s.GetJob(ctx, id)
 	if err != nil {
