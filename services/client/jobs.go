@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -51,6 +52,10 @@ type jobService struct {
 	log     *slog.Logger
 	// watchInterval is how often WatchJob re-reads the job.
 	watchInterval time.Duration
+	// publishing counts the background publishes (see publishLater), and
+	// publishSlots bounds them.
+	publishing   sync.WaitGroup
+	publishSlots chan struct{}
 }
 
 func (s *jobService) CreateJob(ctx context.Context, req *jobsv1.CreateJobRequest) (*jobsv1.CreateJobResponse, error) {
@@ -70,14 +75,36 @@ func (s *jobService) CreateJob(ctx context.Context, req *jobsv1.CreateJobRequest
 		s.metrics.JobsCreated.Inc()
 		s.metrics.OperationsCreated.Add(float64(len(ops)))
 		s.log.DebugContext(ctx, "job created", "job_id", job.ID, "operations", len(ops))
-		// The job is durable: a failure to publish now is repaired by the
-		// relay, so it does not fail the call.
-		if err := s.publish(ctx, job, ops); err != nil {
-			s.store.PublishDeferred(context.WithoutCancel(ctx), job)
-			s.log.WarnContext(ctx, "publish deferred to relay", "job_id", job.ID, "err", err)
-		}
+		s.publishLater(ctx, job, ops)
 	}
 	return &jobsv1.CreateJobResponse{Job: jobToProto(job), OperationsCreated: count32(job.Total)}, nil
+}
+
+// publishLater publishes a new job in the background: the job is durable
+// once CreateJobs has returned (its operations and its outbox entry are
+// stored), so the call is answered without waiting for Kafka, as a
+// transactional outbox does; if the publish fails or the process dies first,
+// the relay publishes the job. At most cap(publishSlots) publishes run at
+// once: beyond that a call waits for a slot, and a call that ends while
+// waiting leaves its job to the relay (PublishDeferred).
+func (s *jobService) publishLater(ctx context.Context, job *store.Job, ops []store.Operation) {
+	select {
+	case s.publishSlots <- struct{}{}:
+	case <-ctx.Done():
+		s.store.PublishDeferred(context.WithoutCancel(ctx), job)
+		s.log.WarnContext(ctx, "publish deferred to relay", "job_id", job.ID, "err", ctx.Err())
+		return
+	}
+	s.publishing.Add(1)
+	go func() {
+		defer s.publishing.Done()
+		defer func() { <-s.publishSlots }()
+		ctx := context.WithoutCancel(ctx) // the call's values (its trace), not its end
+		if err := s.publish(ctx, job, ops); err != nil {
+			s.store.PublishDeferred(ctx, job)
+			s.log.WarnContext(ctx, "publish deferred to relay", "job_id", job.ID, "err", err)
+		}
+	}()
 }
 
 // publish sends a new job's operations and then has its outbox entry

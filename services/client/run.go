@@ -37,6 +37,10 @@ const maxGRPCMessage = 16 << 20
 // goroutine of its own, as without workers.
 const streamWorkers = 256
 
+// publishSlots bounds the publishes of new jobs running in the background
+// (jobService.publishLater).
+const publishSlots = 1024
+
 // Run runs the client service until ctx ends, then shuts down in order:
 // health NOT_SERVING, stop accepting calls (graceful), stop consuming
 // results (finishing and committing the in-flight batch), close the
@@ -91,7 +95,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 	pub := &publisher{writer: writer, topic: cfg.Kafka.RequestTopic, responseTopic: cfg.Kafka.ResponseTopic, store: st, metrics: metrics, log: log, tracing: tracing}
 	svc := &jobService{cfg: &cfg, store: st, publisher: pub, metrics: metrics, log: log, watchInterval: 200 * time.Millisecond,
-		creates: newCreateBatcher(st), cleaner: newOutboxCleaner(st, log)}
+		creates: newCreateBatcher(st), cleaner: newOutboxCleaner(st, log), publishSlots: make(chan struct{}, publishSlots)}
 	defer svc.cleaner.Stop()
 	defer svc.creates.Stop()
 
@@ -240,9 +244,11 @@ func Run(ctx context.Context, cfg Config) error {
 	case <-shutdownCtx.Done():
 		grpcServer.Stop()
 	}
+	// The background publishes of the last calls and the relay publish
+	// through the writer: let them end before the deferred writer close
+	// (then MongoDB disconnects).
+	svc.publishing.Wait()
 	consumer.Stop()
-	// The relay publishes through the writer: stop it before the deferred
-	// writer close (then MongoDB disconnects).
 	rel.Stop()
 	log.Info("client service stopped")
 	return runErr
