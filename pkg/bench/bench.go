@@ -313,11 +313,11 @@ feed:
 }
 
 // follow re-reads the unfinished jobs every cfg.PollInterval until all are
-// terminal, and returns them. A round reads the pending jobs newest first,
-// cfg.Concurrency at a time, and ends at the first group with an unfinished
-// job: jobs finish about in the order they were submitted, so while the run
-// goes on a round reads a group or two, and the full sweep comes when the
-// newest jobs are done. Following thus hardly loads the run it measures
+// terminal, and returns them. A round reads the newest pending job, then the
+// others newest first, cfg.Concurrency at a time, and ends at the first
+// group with an unfinished job: jobs finish about in the order they were
+// submitted, so while the run goes on a round reads one job, and the full
+// sweep comes when the newest jobs are done. Following thus hardly loads the run it measures
 // (the peers' harness, likewise, counts completions only after its handlers
 // are done); reading every pending job each round put thousands of GetJob
 // calls on the client service during W1's last tenth of a second.
@@ -328,8 +328,8 @@ func follow(ctx context.Context, c jobsv1.JobServiceClient, cfg Config, ids []st
 	for len(pending) > 0 {
 		end := len(pending)
 		var unfinished []string
-		for end > 0 && len(unfinished) == 0 {
-			group := pending[max(0, end-cfg.Concurrency):end]
+		for size := 1; end > 0 && len(unfinished) == 0; size = cfg.Concurrency {
+			group := pending[max(0, end-size):end]
 			var wg sync.WaitGroup
 			for i, id := range group {
 				wg.Go(func() {
