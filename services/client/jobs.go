@@ -53,9 +53,12 @@ type jobService struct {
 	// watchInterval is how often WatchJob re-reads the job.
 	watchInterval time.Duration
 	// publishing counts the background publishes (see publishLater), and
-	// publishSlots bounds them.
+	// publishSlots bounds them; pubMu guards pubClosed, set by
+	// waitPublishes.
 	publishing   sync.WaitGroup
 	publishSlots chan struct{}
+	pubMu        sync.Mutex
+	pubClosed    bool
 }
 
 func (s *jobService) CreateJob(ctx context.Context, req *jobsv1.CreateJobRequest) (*jobsv1.CreateJobResponse, error) {
@@ -95,7 +98,17 @@ func (s *jobService) publishLater(ctx context.Context, job *store.Job, ops []sto
 		s.log.WarnContext(ctx, "publish deferred to relay", "job_id", job.ID, "err", ctx.Err())
 		return
 	}
+	s.pubMu.Lock()
+	if s.pubClosed {
+		// Shutting down (a handler that outlived the gRPC server's
+		// stop): the writer is about to close, so the relay publishes.
+		s.pubMu.Unlock()
+		<-s.publishSlots
+		s.store.PublishDeferred(context.WithoutCancel(ctx), job)
+		return
+	}
 	s.publishing.Add(1)
+	s.pubMu.Unlock()
 	go func() {
 		defer s.publishing.Done()
 		defer func() { <-s.publishSlots }()
@@ -105,6 +118,15 @@ func (s *jobService) publishLater(ctx context.Context, job *store.Job, ops []sto
 			s.log.WarnContext(ctx, "publish deferred to relay", "job_id", job.ID, "err", err)
 		}
 	}()
+}
+
+// waitPublishes waits for the background publishes; later calls leave
+// their jobs to the relay.
+func (s *jobService) waitPublishes() {
+	s.pubMu.Lock()
+	s.pubClosed = true
+	s.pubMu.Unlock()
+	s.publishing.Wait()
 }
 
 // publish sends a new job's operations and then has its outbox entry

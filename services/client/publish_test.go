@@ -13,9 +13,9 @@ import (
 
 // TestPublishLater: CreateJob answers once the job is stored and publishes
 // it in the background. A published job reaches the request topic and its
-// outbox entry goes; a job whose publish fails, and one whose caller gives
-// up waiting for a publish slot, each get an outbox entry of their own for
-// the relay.
+// outbox entry goes; a job whose publish fails, one whose caller gives up
+// waiting for a publish slot, and one created after shutdown began each get
+// an outbox entry of their own for the relay.
 func TestPublishLater(t *testing.T) {
 	t.Parallel()
 	b := setupRelay(t)
@@ -43,6 +43,13 @@ func TestPublishLater(t *testing.T) {
 	cancel()
 	svc.publishLater(gone, waiting.Job, waiting.Ops)
 	<-svc.publishSlots
+	// After shutdown began, a call's job is the relay's too.
+	late := b.store.CreateJobs(ctx, []store.NewJob{{Operations: []store.OpInput{{Type: "expr", Request: "3 + 3"}}}})[0]
+	if late.Err != nil {
+		t.Fatal(late.Err)
+	}
+	svc.waitPublishes()
+	svc.publishLater(ctx, late.Job, late.Ops)
 	svc.cleaner.Stop() // deletes the entries of published jobs now
 
 	waitFor(t, "the published operation", func() bool {
@@ -64,7 +71,7 @@ func TestPublishLater(t *testing.T) {
 		own = append(own, e.ID)
 	}
 	slices.Sort(own)
-	want := []string{broken.Job.ID, waiting.Job.ID}
+	want := []string{broken.Job.ID, waiting.Job.ID, late.Job.ID}
 	slices.Sort(want)
 	if !slices.Equal(own, want) {
 		t.Errorf("outbox entries %v, want the unpublished jobs' own %v", own, want)

@@ -247,7 +247,7 @@ func Run(ctx context.Context, cfg Config) error {
 	// The background publishes of the last calls and the relay publish
 	// through the writer: let them end before the deferred writer close
 	// (then MongoDB disconnects).
-	svc.publishing.Wait()
+	svc.waitPublishes()
 	consumer.Stop()
 	rel.Stop()
 	log.Info("client service stopped")
