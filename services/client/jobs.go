@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -52,13 +51,8 @@ type jobService struct {
 	log     *slog.Logger
 	// watchInterval is how often WatchJob re-reads the job.
 	watchInterval time.Duration
-	// publishing counts the background publishes (see publishLater), and
-	// publishSlots bounds them; pubMu guards pubClosed, set by
-	// waitPublishes.
-	publishing   sync.WaitGroup
+	// publishSlots holds a slot per background publish (see publishLater).
 	publishSlots chan struct{}
-	pubMu        sync.Mutex
-	pubClosed    bool
 }
 
 func (s *jobService) CreateJob(ctx context.Context, req *jobsv1.CreateJobRequest) (*jobsv1.CreateJobResponse, error) {
@@ -87,46 +81,39 @@ func (s *jobService) CreateJob(ctx context.Context, req *jobsv1.CreateJobRequest
 // once CreateJobs has returned (its operations and its outbox entry are
 // stored), so the call is answered without waiting for Kafka, as a
 // transactional outbox does; if the publish fails or the process dies first,
-// the relay publishes the job. At most cap(publishSlots) publishes run at
-// once: beyond that a call waits for a slot, and a call that ends while
-// waiting leaves its job to the relay (PublishDeferred).
+// the relay publishes the job. A publish holds one of publishSlots: beyond
+// cap(publishSlots) a call waits for a slot, and a call that ends while
+// waiting leaves its job to the relay. waitPublishes takes every slot, so a
+// call after it (a handler outliving a forced gRPC stop, whose context has
+// ended) leaves its job to the relay too.
 func (s *jobService) publishLater(ctx context.Context, job *store.Job, ops []store.Operation) {
 	select {
 	case s.publishSlots <- struct{}{}:
 	case <-ctx.Done():
-		s.store.PublishDeferred(context.WithoutCancel(ctx), job)
-		s.log.WarnContext(ctx, "publish deferred to relay", "job_id", job.ID, "err", ctx.Err())
+		s.deferPublish(ctx, job, ctx.Err())
 		return
 	}
-	s.pubMu.Lock()
-	if s.pubClosed {
-		// Shutting down (a handler that outlived the gRPC server's
-		// stop): the writer is about to close, so the relay publishes.
-		s.pubMu.Unlock()
-		<-s.publishSlots
-		s.store.PublishDeferred(context.WithoutCancel(ctx), job)
-		return
-	}
-	s.publishing.Add(1)
-	s.pubMu.Unlock()
 	go func() {
-		defer s.publishing.Done()
 		defer func() { <-s.publishSlots }()
 		ctx := context.WithoutCancel(ctx) // the call's values (its trace), not its end
 		if err := s.publish(ctx, job, ops); err != nil {
-			s.store.PublishDeferred(ctx, job)
-			s.log.WarnContext(ctx, "publish deferred to relay", "job_id", job.ID, "err", err)
+			s.deferPublish(ctx, job, err)
 		}
 	}()
 }
 
-// waitPublishes waits for the background publishes; later calls leave
-// their jobs to the relay.
+// deferPublish leaves job's publication to the relay.
+func (s *jobService) deferPublish(ctx context.Context, job *store.Job, err error) {
+	s.store.PublishDeferred(context.WithoutCancel(ctx), job)
+	s.log.WarnContext(ctx, "publish deferred to relay", "job_id", job.ID, "err", err)
+}
+
+// waitPublishes waits for the background publishes to end by taking every
+// publish slot; it keeps them.
 func (s *jobService) waitPublishes() {
-	s.pubMu.Lock()
-	s.pubClosed = true
-	s.pubMu.Unlock()
-	s.publishing.Wait()
+	for range cap(s.publishSlots) {
+		s.publishSlots <- struct{}{}
+	}
 }
 
 // publish sends a new job's operations and then has its outbox entry

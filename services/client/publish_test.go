@@ -36,20 +36,21 @@ func TestPublishLater(t *testing.T) {
 
 	svc.publishLater(ctx, healthy.Job, healthy.Ops)
 	svc.publishLater(ctx, broken.Job, broken.Ops)
-	svc.publishing.Wait()
-	// Every slot taken, and the caller's context ends while it waits.
+	// Every slot taken (the one slot, once both publishes are done), and the
+	// caller's context ends while it waits.
 	svc.publishSlots <- struct{}{}
 	gone, cancel := context.WithCancel(ctx)
 	cancel()
 	svc.publishLater(gone, waiting.Job, waiting.Ops)
 	<-svc.publishSlots
-	// After shutdown began, a call's job is the relay's too.
+	// After shutdown began, a call's job is the relay's too: such a call
+	// outlived a forced gRPC stop, which ended its context.
 	late := b.store.CreateJobs(ctx, []store.NewJob{{Operations: []store.OpInput{{Type: "expr", Request: "3 + 3"}}}})[0]
 	if late.Err != nil {
 		t.Fatal(late.Err)
 	}
 	svc.waitPublishes()
-	svc.publishLater(ctx, late.Job, late.Ops)
+	svc.publishLater(gone, late.Job, late.Ops)
 	svc.cleaner.Stop() // deletes the entries of published jobs now
 
 	waitFor(t, "the published operation", func() bool {
