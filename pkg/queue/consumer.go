@@ -207,9 +207,7 @@ func newCommitter(topic string, gen *kafka.Generation, log *slog.Logger) *commit
 // mark records that every message of partition before next is done.
 func (k *committer) mark(partition int, next int64) {
 	k.mu.Lock()
-	if next > k.pending[partition] {
-		k.pending[partition] = next
-	}
+	k.raise(partition, next)
 	k.mu.Unlock()
 	select {
 	case k.wake <- struct{}{}:
@@ -217,31 +215,35 @@ func (k *committer) mark(partition int, next int64) {
 	}
 }
 
+// raise sets partition's pending offset to next unless it is further
+// already; k.mu must be held.
+func (k *committer) raise(partition int, next int64) {
+	if next > k.pending[partition] {
+		k.pending[partition] = next
+	}
+}
+
+// run commits whatever is marked, one request at a time, until the
+// generation ends; then it waits for the partition loops and commits their
+// last offsets. A failed commit keeps its offsets and is retried after a
+// pause (the generation is usually ending: a rebalance).
 func (k *committer) run(gctx context.Context) {
-	backoff := 50 * time.Millisecond
+	defer func() {
+		k.partitions.Wait()
+		k.commit()
+	}()
 	for {
 		select {
 		case <-k.wake:
 		case <-gctx.Done():
-			k.partitions.Wait()
-			k.commit()
 			return
 		}
-		if k.commit() {
-			backoff = 50 * time.Millisecond
-			continue
-		}
-		// A failed commit keeps its offsets for the next one. The
-		// generation is usually ending (a rebalance); otherwise wait a
-		// little rather than retry back to back.
-		select {
-		case <-time.After(backoff):
-		case <-gctx.Done():
-		}
-		backoff = min(backoff*2, 5*time.Second)
-		select {
-		case k.wake <- struct{}{}:
-		default:
+		for backoff := 50 * time.Millisecond; !k.commit(); backoff = min(backoff*2, 5*time.Second) {
+			select {
+			case <-time.After(backoff):
+			case <-gctx.Done():
+				return
+			}
 		}
 	}
 }
@@ -263,9 +265,7 @@ func (k *committer) commit() bool {
 	k.log.Warn("commit offsets failed", "partitions", len(offsets), "err", err)
 	k.mu.Lock()
 	for p, next := range offsets {
-		if next > k.pending[p] {
-			k.pending[p] = next
-		}
+		k.raise(p, next)
 	}
 	k.mu.Unlock()
 	return false
