@@ -89,11 +89,13 @@ func (s *Store) CreateJobs(ctx context.Context, batch []NewJob) []Created {
 		// One outbox entry for the batch (a job's own when it is alone, or
 		// with OutboxPerJob), removed once every job of the batch is
 		// published.
-		outbox := ownOutboxEntries(fresh, now)
+		var outbox []any
 		round := ""
 		if len(fresh) > 1 && !s.outboxPerJob {
 			round = "round-" + NewJobID()
 			outbox = []any{OutboxEntry{ID: round, CreateTime: now, JobIDs: fresh}}
+		} else {
+			outbox = ownOutboxEntries(fresh, now)
 		}
 		if err == nil {
 			if _, err = s.insertNew(ctx, s.outbox, outbox); err != nil {

@@ -316,10 +316,11 @@ func (s *Store) outcomesIn(ctx context.Context, whole *jobOutcomesDoc, j *Job, i
 	return out, nil
 }
 
-// knownSet remembers the jobs this process knows to store their outcomes
-// per operation (their marker is in `results`). It is bounded: past
-// maxKnownPerOp entries it starts over, which costs a marker insert (a
-// duplicate) per job forgotten.
+// knownSet is a bounded set of job ids: the jobs this process knows to
+// store their outcomes per operation (perOpKnown: their marker is in
+// `results`) and those it deleted (deletedHere). Past maxKnownPerOp entries
+// it starts over: a job forgotten costs a marker insert (a duplicate), or
+// for a deleted one the moment of reappearance DeleteJob describes.
 type knownSet struct {
 	mu sync.Mutex
 	m  map[string]struct{}

@@ -189,7 +189,7 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 			}
 		}
 		if j == nil {
-			if _, gerr := s.GetJob(ctx, jobID); gerr == nil && !deleted {
+			if !deleted && s.jobExists(ctx, jobID) {
 				// Already finished: every operation had its outcome, so
 				// nothing here was new.
 				st.Duplicates += int(counted)
@@ -256,6 +256,12 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 		st.addDelta(d, -1)
 	}
 	return st, nil
+}
+
+// jobExists reports whether GetJob finds the job (an error counts as no).
+func (s *Store) jobExists(ctx context.Context, jobID string) bool {
+	_, err := s.GetJob(ctx, jobID)
+	return err == nil
 }
 
 // addDelta adds a job's outcomes of this call to ByState, sign times (-1:

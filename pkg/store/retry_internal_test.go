@@ -29,16 +29,24 @@ func TestRetryAfterLandedUpdateDoesNotFinishEarly(t *testing.T) {
 	}
 }
 
-func retryAfterFailedUpdate(t *testing.T, stack *embedded.Stack, database string, landed bool) {
-	ctx := t.Context()
-	if err := stack.IndexIDs(ctx, database, Collections); err != nil {
+// openInternal opens a store on database of stack, its collections indexed
+// by `_id` as the services' are.
+func openInternal(t *testing.T, stack *embedded.Stack, database string) *Store {
+	t.Helper()
+	if err := stack.IndexIDs(t.Context(), database, Collections); err != nil {
 		t.Fatal(err)
 	}
-	s, err := Open(ctx, Config{URI: stack.MongoURI(), Database: database})
+	s, err := Open(t.Context(), Config{URI: stack.MongoURI(), Database: database})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	return s
+}
+
+func retryAfterFailedUpdate(t *testing.T, stack *embedded.Stack, database string, landed bool) {
+	ctx := t.Context()
+	s := openInternal(t, stack, database)
 
 	j, _, _, err := s.CreateJob(ctx, NewJob{Operations: []OpInput{{Type: "expr", Request: "1"}, {Type: "expr", Request: "2"}, {Type: "expr", Request: "3"}, {Type: "expr", Request: "4"}}})
 	if err != nil {
@@ -90,14 +98,7 @@ func TestDeletedJobStaysDeleted(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(stack.Close)
-	if err := stack.IndexIDs(ctx, "deleted_test", Collections); err != nil {
-		t.Fatal(err)
-	}
-	s, err := Open(ctx, Config{URI: stack.MongoURI(), Database: "deleted_test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	s := openInternal(t, stack, "deleted_test")
 	s.DeferRetire(func(context.Context, *Job) {}) // the retirer has not run yet
 
 	j, _, _, err := s.CreateJob(ctx, NewJob{Operations: []OpInput{{Type: "expr", Request: "1"}, {Type: "expr", Request: "2"}}})
