@@ -27,7 +27,9 @@ type pool struct {
 	writer   *kafka.Writer
 	metrics  *telemetry.Metrics
 	log      *slog.Logger
-	// sem bounds the handlers running at once across all partitions.
+	// sem holds a slot per handler running, across all partitions: its
+	// capacity is the number of workers (start), which bound them, and its
+	// length is the in-flight count NodeService reports.
 	sem chan struct{}
 	// work feeds the pool's long-lived workers (see start).
 	work    chan func()
