@@ -2,6 +2,10 @@ package embedded_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,5 +58,99 @@ func TestStackServesRealProtocols(t *testing.T) {
 	}
 	if err := r.CommitMessages(ctx, m); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPreallocatedLogsTakeWrites checks PreallocateLogs against the kfake
+// that go.mod pins: a partition's first write goes into the preallocated
+// files (no other segment appears), and a restart on the same data dir reads
+// every message back, including from partitions that were never written.
+func TestPreallocatedLogsTakeWrites(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	const topic = "pre.alloc"
+	start := func() *embedded.Stack {
+		t.Helper()
+		s, err := embedded.Start(ctx, embedded.Config{DataDir: dir, Topics: map[string]int32{topic: 4}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := start()
+	if err := s.PreallocateLogs(map[string]int32{topic: 4}); err != nil {
+		t.Fatal(err)
+	}
+	partDir := func(p int) string { return filepath.Join(dir, "kafka", "partitions", topic+"-"+strconv.Itoa(p)) }
+	for p := range 4 {
+		for _, name := range []string{"0.dat", "0.idx"} {
+			if fi, err := os.Stat(filepath.Join(partDir(p), name)); err != nil || fi.Size() != 0 {
+				t.Fatalf("partition %d %s: %v %v", p, name, fi, err)
+			}
+		}
+	}
+
+	w := &kafka.Writer{Addr: kafka.TCP(s.KafkaBrokers()...), Topic: topic, RequiredAcks: kafka.RequireAll,
+		Balancer: kafka.BalancerFunc(func(kafka.Message, ...int) int { return 1 }), BatchTimeout: 2 * time.Millisecond}
+	want := []string{"a", "b", "c"}
+	for _, v := range want {
+		if err := w.WriteMessages(ctx, kafka.Message{Value: []byte(v)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(partDir(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".dat") && e.Name() != "0.dat" {
+			t.Errorf("kfake wrote a segment of its own: %s", e.Name())
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(partDir(1), "0.dat")); err != nil || fi.Size() == 0 {
+		t.Fatalf("partition 1's preallocated segment did not take the writes: %v %v", fi, err)
+	}
+	s.Close()
+
+	s = start()
+	defer s.Close()
+	// A second call finds every partition there and leaves it alone.
+	if err := s.PreallocateLogs(map[string]int32{topic: 4}); err != nil {
+		t.Fatal(err)
+	}
+	for p := range 4 {
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: s.KafkaBrokers(), Topic: topic, Partition: p, MaxWait: 100 * time.Millisecond})
+		var got []string
+		for len(got) < 3 && p == 1 {
+			m, err := r.FetchMessage(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, string(m.Value))
+		}
+		last, err := r.ReadLag(ctx)
+		_ = r.Close()
+		if err != nil {
+			t.Fatalf("partition %d after restart: %v", p, err)
+		}
+		if p == 1 && (strings.Join(got, ",") != strings.Join(want, ",") || last != 0) {
+			t.Fatalf("partition 1 after restart: %v, lag %d; want %v", got, last, want)
+		}
+	}
+	w = &kafka.Writer{Addr: kafka.TCP(s.KafkaBrokers()...), Topic: topic, RequiredAcks: kafka.RequireAll,
+		Balancer: kafka.BalancerFunc(func(kafka.Message, ...int) int { return 2 }), BatchTimeout: 2 * time.Millisecond}
+	defer w.Close()
+	if err := w.WriteMessages(ctx, kafka.Message{Value: []byte("d")}); err != nil {
+		t.Fatalf("first write to a preallocated partition after a restart: %v", err)
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: s.KafkaBrokers(), Topic: topic, Partition: 2, MaxWait: 100 * time.Millisecond})
+	defer r.Close()
+	m, err := r.FetchMessage(ctx)
+	if err != nil || string(m.Value) != "d" || m.Offset != 0 {
+		t.Fatalf("partition 2 after restart: %q at %d, %v", m.Value, m.Offset, err)
 	}
 }
