@@ -23,6 +23,7 @@ import (
 	"github.com/jobplane/jobplane/pkg/ceiling"
 	"github.com/jobplane/jobplane/pkg/devstack"
 	"github.com/jobplane/jobplane/pkg/embedded"
+	"github.com/jobplane/jobplane/pkg/queue"
 )
 
 func main() {
@@ -36,7 +37,9 @@ func main() {
 
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("ceiling", flag.ContinueOnError)
-	cfg := ceiling.Config{Database: "jobplane"}
+	// jobplane's topics: on the fresh stack of each run, their kfake logs
+	// are preallocated, as devstack does for the services.
+	cfg := ceiling.Config{Database: "jobplane", RequestTopic: queue.RequestTopic, ResponseTopic: queue.ResponseTopic}
 	fs.IntVar(&cfg.Jobs, "jobs", 2000, "jobs to submit")
 	fs.IntVar(&cfg.OpsPerJob, "ops", 10, "operations per job")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 16, "concurrent submitters")
@@ -96,6 +99,15 @@ func once(ctx context.Context, cfg ceiling.Config, timeout time.Duration, devsta
 		}
 		defer stack.Close()
 		if err := stack.IndexIDs(ctx, cfg.Database, ceiling.Collections); err != nil {
+			return nil, err
+		}
+		// As devstack does: the topics, then their logs.
+		if err := queue.EnsureTopics(ctx, nil, stack.KafkaBrokers(),
+			queue.TopicSpec{Name: cfg.RequestTopic, Partitions: 60, ReplicationFactor: 3},
+			queue.TopicSpec{Name: cfg.ResponseTopic, Partitions: 60, ReplicationFactor: 3}); err != nil {
+			return nil, err
+		}
+		if err := stack.PreallocateLogs(map[string]int32{cfg.RequestTopic: 60, cfg.ResponseTopic: 60}); err != nil {
 			return nil, err
 		}
 		cfg.MongoURI, cfg.Brokers = stack.MongoURI(), stack.KafkaBrokers()

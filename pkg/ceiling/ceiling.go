@@ -59,6 +59,12 @@ type Config struct {
 	Concurrency int // submitters; default 16
 	Workers     int // consumers of the request topic ("servers"); default 2
 	Partitions  int // default 60
+	// RequestTopic and ResponseTopic are created if missing (default: new
+	// names of their own). A fresh devstack has jobplane's topics with
+	// their kfake logs preallocated (embedded.PreallocateLogs), as the
+	// services find them: cmd/ceiling uses those, so that the ceiling does
+	// not pay for the first write of each partition where jobplane does not.
+	RequestTopic, ResponseTopic string
 }
 
 // Collections are the collections Run writes.
@@ -92,7 +98,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	opsColl, jobsColl, resultsColl := db.Collection("operations"), db.Collection("jobs_active"), db.Collection("results")
 
 	suffix := strconv.FormatInt(time.Now().UnixNano(), 36)
-	reqTopic, resTopic := "ceiling.request."+suffix, "ceiling.response."+suffix
+	reqTopic, resTopic := cmp.Or(cfg.RequestTopic, "ceiling.request."+suffix), cmp.Or(cfg.ResponseTopic, "ceiling.response."+suffix)
 	if err := queue.EnsureTopics(ctx, nil, cfg.Brokers,
 		queue.TopicSpec{Name: reqTopic, Partitions: cfg.Partitions, ReplicationFactor: min(3, len(cfg.Brokers))},
 		queue.TopicSpec{Name: resTopic, Partitions: cfg.Partitions, ReplicationFactor: min(3, len(cfg.Brokers))}); err != nil {
