@@ -168,11 +168,12 @@ func (s *Stack) PreallocateLogs(topics map[string]int32) error {
 			if segs, _ := filepath.Glob(filepath.Join(dir, "*.dat")); len(segs) > 0 {
 				continue // written before, or preallocated by an earlier start
 			}
-			if err := os.MkdirAll(dir, 0o755); err != nil { // #nosec G301 -- kfake's own mode
+			if err := os.MkdirAll(dir, 0o750); err != nil {
 				return fmt.Errorf("preallocate kafka log: %w", err)
 			}
 			for _, name := range []string{"0.dat", "0.idx"} {
-				f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_WRONLY, 0o644) // #nosec G302 -- kfake's own mode
+				path := filepath.Join(dir, name)
+				f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o600) // #nosec G304 -- under the stack's own data dir
 				if err != nil {
 					return fmt.Errorf("preallocate kafka log: %w", err)
 				}
