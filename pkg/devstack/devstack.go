@@ -341,8 +341,10 @@ func waitReady(ctx context.Context, hc *http.Client, children []*child) {
 // timeout. A server is ready once it has joined the consumer group, but
 // when the second one joins the group rebalances: every partition stops
 // for a moment. Load started before that, as a benchmark's right after the
-// ready line, finds its first jobs waiting behind it (measured: the first
-// half second of a paced W1 run had a p99 of 100-500 ms).
+// ready line, finds its first jobs waiting behind it. Measured on paced W1
+// runs: starting 8 s after the ready line brought the slowest of the first
+// jobs from up to 500 ms to 100-180 ms; the rest of that start-up tail was
+// kfake's first writes (see embedded.PreallocateLogs).
 func waitBalanced(ctx context.Context, hc *http.Client, children []*child, partitions int, timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
