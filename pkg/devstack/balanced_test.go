@@ -2,13 +2,16 @@ package devstack
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/jobplane/jobplane/pkg/nodes"
 )
 
 // readyz serves a server's readiness as services/server does: 503 while
-// starting, else "ready, N partitions assigned".
+// starting, else nodes.ReadyText.
 func readyz(t *testing.T, held int) string {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -16,7 +19,7 @@ func readyz(t *testing.T, held int) string {
 			http.Error(w, "starting or stopping", http.StatusServiceUnavailable)
 			return
 		}
-		fmt.Fprintf(w, "ready, %d partitions assigned\n", held)
+		_, _ = io.WriteString(w, nodes.ReadyText(held))
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/jobplane/jobplane/pkg/embedded"
+	"github.com/jobplane/jobplane/pkg/nodes"
 	"github.com/jobplane/jobplane/pkg/queue"
 	"github.com/jobplane/jobplane/pkg/store"
 	"github.com/jobplane/jobplane/pkg/tlsconfig"
@@ -383,8 +384,8 @@ func balanced(hc *http.Client, children []*child, partitions int) bool {
 	return len(held) == 0 || total == partitions
 }
 
-// assignedPartitions reads "ready, N partitions assigned" from a server's
-// readiness endpoint.
+// assignedPartitions reads the partitions a server holds from its
+// readiness endpoint (nodes.ReadyText).
 func assignedPartitions(hc *http.Client, url string) (int, bool) {
 	resp, err := hc.Get(url)
 	if err != nil {
@@ -395,9 +396,5 @@ func assignedPartitions(hc *http.Client, url string) (int, bool) {
 	if err != nil || resp.StatusCode != http.StatusOK {
 		return 0, false
 	}
-	var n int
-	if _, err := fmt.Sscanf(string(body), "ready, %d partitions assigned", &n); err != nil {
-		return 0, false
-	}
-	return n, true
+	return nodes.ParseReady(string(body))
 }

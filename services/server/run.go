@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"sync/atomic"
@@ -88,7 +89,7 @@ func Run(ctx context.Context, cfg Config) error {
 			http.Error(w, "starting or stopping", http.StatusServiceUnavailable)
 			return
 		}
-		fmt.Fprintf(w, "ready, %d partitions assigned\n", len(assignedParts.Get()))
+		_, _ = io.WriteString(w, nodes.ReadyText(len(assignedParts.Get())))
 	})
 	admin := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	lis, err := net.Listen("tcp", cfg.AdminAddr)
