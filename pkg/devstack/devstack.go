@@ -112,7 +112,7 @@ func Run(ctx context.Context, cfg Config) error {
 	// Services ensure their topics at start-up; creating them here too makes
 	// the infrastructure-only mode (--clients 0 --servers 0) ready for tools.
 	topics := (&queue.Settings{RequestTopic: queue.RequestTopic, ResponseTopic: queue.ResponseTopic, DLQTopic: queue.DLQTopic,
-		MetricTopic: queue.MetricTopic, Partitions: requestPartitions, ReplicationFactor: 3}).Topics()
+		MetricTopic: queue.MetricTopic, Partitions: topicPartitions, ReplicationFactor: 3}).Topics()
 	if err := queue.EnsureTopics(ctx, nil, brokers, topics...); err != nil {
 		return fmt.Errorf("create topics: %w", err)
 	}
@@ -196,8 +196,8 @@ func Run(ctx context.Context, cfg Config) error {
 		}()
 	}
 	waitReady(ctx, hc, children)
-	if !waitBalanced(ctx, hc, children, requestPartitions, 15*time.Second) {
-		log.Warn("servers not balanced yet: the first jobs may wait for a rebalance", "partitions", requestPartitions)
+	if !waitBalanced(ctx, hc, children, topicPartitions, 15*time.Second) {
+		log.Warn("servers not balanced yet: the first jobs may wait for a rebalance", "partitions", topicPartitions)
 	}
 
 	fmt.Fprintf(out, "\njobplane is running (data in %s)\n", cfg.DataDir)
@@ -308,32 +308,31 @@ func prefixLines(out io.Writer, name string, r io.Reader) {
 	_, _ = io.Copy(io.Discard, r)
 }
 
-// requestPartitions is the partition count of the stack's topics.
-const requestPartitions = 60
+// topicPartitions is the partition count of the stack's topics.
+const topicPartitions = 60
 
-// waitReady polls every child's readiness endpoint with hc (at most a
-// minute).
 // ReadyLine ends devstack's banner, printed once every service is ready.
 const ReadyLine = "Press Ctrl-C to stop."
 
+// waitReady polls every child's readiness endpoint with hc (at most a
+// minute).
 func waitReady(ctx context.Context, hc *http.Client, children []*child) {
 	deadline := time.Now().Add(time.Minute)
 	for _, c := range children {
-		for time.Now().Before(deadline) {
-			resp, err := hc.Get(c.ready)
-			if err == nil {
-				_ = resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					break
-				}
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
+		if !pollUntil(ctx, deadline, func() bool { return isReady(hc, c.ready) }) {
+			return
 		}
 	}
+}
+
+// isReady reports whether a readiness endpoint answers 200.
+func isReady(hc *http.Client, url string) bool {
+	resp, err := hc.Get(url)
+	if err != nil {
+		return false
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }
 
 // waitBalanced polls the servers' readiness endpoints until together they
@@ -347,10 +346,18 @@ func waitReady(ctx context.Context, hc *http.Client, children []*child) {
 // jobs from up to 500 ms to 100-180 ms; the rest of that start-up tail was
 // kfake's first writes (see embedded.PreallocateLogs).
 func waitBalanced(ctx context.Context, hc *http.Client, children []*child, partitions int, timeout time.Duration) bool {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if balanced(hc, children, partitions) {
+	return pollUntil(ctx, time.Now().Add(timeout), func() bool { return balanced(hc, children, partitions) })
+}
+
+// pollUntil calls ok every 100 ms until it reports true (pollUntil then
+// reports true), deadline passes or ctx ends.
+func pollUntil(ctx context.Context, deadline time.Time, ok func() bool) bool {
+	for {
+		if ok() {
 			return true
+		}
+		if !time.Now().Before(deadline) {
+			return false
 		}
 		select {
 		case <-ctx.Done():
@@ -358,7 +365,6 @@ func waitBalanced(ctx context.Context, hc *http.Client, children []*child, parti
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	return false
 }
 
 // balanced reads every server's readiness once (see waitBalanced).
