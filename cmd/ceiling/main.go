@@ -93,21 +93,14 @@ func once(ctx context.Context, cfg ceiling.Config, timeout time.Duration, devsta
 		}
 		defer stop()
 	} else {
-		stack, err := embedded.Start(ctx, embedded.Config{DataDir: dir})
+		// As devstack does: the topics with their logs preallocated.
+		stack, err := embedded.Start(ctx, embedded.Config{DataDir: dir,
+			Topics: map[string]int32{cfg.RequestTopic: 60, cfg.ResponseTopic: 60}})
 		if err != nil {
 			return nil, err
 		}
 		defer stack.Close()
 		if err := stack.IndexIDs(ctx, cfg.Database, ceiling.Collections); err != nil {
-			return nil, err
-		}
-		// As devstack does: the topics, then their logs.
-		if err := queue.EnsureTopics(ctx, nil, stack.KafkaBrokers(),
-			queue.TopicSpec{Name: cfg.RequestTopic, Partitions: 60, ReplicationFactor: 3},
-			queue.TopicSpec{Name: cfg.ResponseTopic, Partitions: 60, ReplicationFactor: 3}); err != nil {
-			return nil, err
-		}
-		if err := stack.PreallocateLogs(map[string]int32{cfg.RequestTopic: 60, cfg.ResponseTopic: 60}); err != nil {
 			return nil, err
 		}
 		cfg.MongoURI, cfg.Brokers = stack.MongoURI(), stack.KafkaBrokers()

@@ -61,8 +61,8 @@ func TestStackServesRealProtocols(t *testing.T) {
 	}
 }
 
-// TestPreallocatedLogsTakeWrites checks PreallocateLogs against the kfake
-// that go.mod pins: a partition's first write goes into the preallocated
+// TestPreallocatedLogsTakeWrites checks PreallocateLogs (here Start's, for
+// a seeded topic) against the kfake that go.mod pins: a partition's first write goes into the preallocated
 // files (no other segment appears), and a restart on the same data dir reads
 // every message back, including from partitions that were never written.
 func TestPreallocatedLogsTakeWrites(t *testing.T) {
@@ -78,10 +78,7 @@ func TestPreallocatedLogsTakeWrites(t *testing.T) {
 		}
 		return s
 	}
-	s := start()
-	if err := s.PreallocateLogs(map[string]int32{topic: 4}); err != nil {
-		t.Fatal(err)
-	}
+	s := start() // seeds the topic, its logs preallocated
 	partDir := func(p int) string { return filepath.Join(dir, "kafka", "partitions", topic+"-"+strconv.Itoa(p)) }
 	for p := range 4 {
 		for _, name := range []string{"0.dat", "0.idx"} {
