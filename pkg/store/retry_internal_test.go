@@ -16,17 +16,25 @@ import (
 // job.
 func TestRetryAfterLandedUpdateDoesNotFinishEarly(t *testing.T) {
 	t.Parallel()
-	stack, err := embedded.Start(t.Context(), embedded.Config{KafkaPorts: []int{0}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stack.Close)
+	stack := startInternal(t)
 	for _, landed := range []bool{true, false} {
 		t.Run(fmt.Sprintf("update landed %v", landed), func(t *testing.T) {
 			t.Parallel()
 			retryAfterFailedUpdate(t, stack, fmt.Sprintf("retry_test_%v", landed), landed)
 		})
 	}
+}
+
+// startInternal starts the engines for the package's internal tests (which
+// cannot share store_test's stack); they stop when t ends.
+func startInternal(t *testing.T) *embedded.Stack {
+	t.Helper()
+	stack, err := embedded.Start(t.Context(), embedded.Config{KafkaPorts: []int{0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stack.Close)
+	return stack
 }
 
 // openInternal opens a store on database of stack, its collections indexed
@@ -93,12 +101,7 @@ func retryAfterFailedUpdate(t *testing.T, stack *embedded.Stack, database string
 func TestDeletedJobStaysDeleted(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	stack, err := embedded.Start(ctx, embedded.Config{KafkaPorts: []int{0}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stack.Close)
-	s := openInternal(t, stack, "deleted_test")
+	s := openInternal(t, startInternal(t), "deleted_test")
 	s.DeferRetire(func(context.Context, *Job) {}) // the retirer has not run yet
 
 	j, _, _, err := s.CreateJob(ctx, NewJob{Operations: []OpInput{{Type: "expr", Request: "1"}, {Type: "expr", Request: "2"}}})
