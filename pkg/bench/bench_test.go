@@ -374,11 +374,20 @@ process_resident_memory_bytes %g
 # HELP jobplane_jobs_created_total Jobs created.
 # TYPE jobplane_jobs_created_total counter
 jobplane_jobs_created_total{node="client-0"} 12
-`, cpu, rss)
+# HELP jobplane_store_write_seconds Time a MongoDB write took (holding the process's write lock).
+# TYPE jobplane_store_write_seconds histogram
+jobplane_store_write_seconds_bucket{collection="jobs",op="insert",le="+Inf"} 3
+jobplane_store_write_seconds_sum{collection="jobs",op="insert"} %g
+jobplane_store_write_seconds_count{collection="jobs",op="insert"} 3
+jobplane_store_write_seconds_bucket{collection="outbox",op="delete",le="+Inf"} 1
+jobplane_store_write_seconds_sum{collection="outbox",op="delete"} %g
+jobplane_store_write_seconds_count{collection="outbox",op="delete"} 1
+`, cpu, rss, cpu/4, cpu/4)
 }
 
 // metricsServer serves exposition(cpu, rss) with both growing at every
-// scrape: scrape n (from 0) reports n CPU seconds and (n+1)×10 MB.
+// scrape: scrape n (from 0) reports n CPU seconds, n/2 seconds of writes
+// and (n+1)×10 MB.
 func metricsServer(t *testing.T) *httptest.Server {
 	var mu sync.Mutex
 	n := 0
@@ -443,6 +452,8 @@ func TestRun(t *testing.T) {
 			// Two scrapes (the sampler never ticks): 0 → 1 CPU s, 20 MB peak.
 			if len(r.Services) != 1 || r.Services[0].CPUSeconds != 1 || r.Services[0].PeakRSSMB != 20 || r.Services[0].Samples != 2 || r.Services[0].Error != "" {
 				t.Errorf("services %+v", r.Services)
+			} else if busy := r.Services[0].WriterBusyPercent; busy == nil || !near(*busy, r.Services[0].CPUPercent/2) {
+				t.Errorf("writer busy %v, want half the cpu %% (%v)", busy, r.Services[0].CPUPercent)
 			}
 			var b strings.Builder
 			if err := r.WriteTable(&b); err != nil || !strings.Contains(b.String(), "per job") || !strings.Contains(b.String(), "svc") {

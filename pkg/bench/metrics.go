@@ -56,7 +56,15 @@ func ParseTargets(values []string) ([]Target, error) {
 type procSample struct {
 	cpuSeconds float64 // process_cpu_seconds_total
 	rssBytes   float64 // process_resident_memory_bytes
+	// writeSeconds is the time the process's MongoDB writes took (the sum
+	// of jobplane_store_write_seconds over its series), NaN where the
+	// service has none (a server, another system).
+	writeSeconds float64
 }
+
+// storeWriteMetric times a jobplane service's MongoDB writes, which take
+// turns: its growth over a run is the time the service's writer was busy.
+const storeWriteMetric = "jobplane_store_write_seconds"
 
 // parseMetrics decodes a Prometheus text exposition and returns the process
 // figures. An exposition without them is not an error (NaN).
@@ -67,9 +75,23 @@ func parseMetrics(r io.Reader) (procSample, error) {
 		return procSample{}, fmt.Errorf("parse metrics: %w", err)
 	}
 	return procSample{
-		cpuSeconds: single(fams["process_cpu_seconds_total"]),
-		rssBytes:   single(fams["process_resident_memory_bytes"]),
+		cpuSeconds:   single(fams["process_cpu_seconds_total"]),
+		rssBytes:     single(fams["process_resident_memory_bytes"]),
+		writeSeconds: histogramSum(fams[storeWriteMetric]),
 	}, nil
+}
+
+// histogramSum adds up the sums of a histogram family's series; NaN if the
+// family is missing, empty or not a histogram.
+func histogramSum(f *dto.MetricFamily) float64 {
+	if f == nil || f.GetType() != dto.MetricType_HISTOGRAM || len(f.GetMetric()) == 0 {
+		return math.NaN()
+	}
+	sum := 0.0
+	for _, m := range f.GetMetric() {
+		sum += m.GetHistogram().GetSampleSum()
+	}
+	return sum
 }
 
 // single is the value of a family's only series (counter, gauge or
@@ -122,6 +144,11 @@ type ServiceUsage struct {
 	// PeakRSSMB is the highest process_resident_memory_bytes seen, in MB
 	// (10^6 bytes), sampled every SampleEvery.
 	PeakRSSMB float64 `json:"peak_rss_mb"`
+	// WriterBusyPercent is the share of the run's wall time in which the
+	// service was writing to MongoDB (jobplane_store_write_seconds; its
+	// writes take turns, so 100 means the writer was the bound); absent
+	// for a service without that metric.
+	WriterBusyPercent *float64 `json:"writer_busy_percent,omitempty"`
 	// Samples is the number of successful scrapes, before and after
 	// included.
 	Samples int `json:"samples"`
@@ -222,6 +249,10 @@ func (m *monitor) finish(ctx context.Context) []ServiceUsage {
 		default:
 			u.CPUSeconds = s.cpuSeconds - m.before[i].cpuSeconds
 			u.CPUPercent = cpuPercent(u.CPUSeconds, wall)
+			if w := s.writeSeconds - m.before[i].writeSeconds; w >= 0 { // false for NaN
+				busy := cpuPercent(w, wall)
+				u.WriterBusyPercent = &busy
+			}
 		}
 		out[i] = u
 	}

@@ -13,13 +13,15 @@ func TestParseMetrics(t *testing.T) {
 		name     string
 		in       string
 		cpu, rss float64
+		write    float64
 		wantErr  bool
 	}{
-		{name: "process collector", in: exposition(12.5, 52428800), cpu: 12.5, rss: 52428800},
-		{name: "untyped", in: "process_cpu_seconds_total 3\nprocess_resident_memory_bytes 1e+06\n", cpu: 3, rss: 1e6},
-		{name: "missing", in: "# TYPE up gauge\nup 1\n", cpu: nan, rss: nan},
-		{name: "two series is not one process", in: "process_cpu_seconds_total{pid=\"1\"} 1\nprocess_cpu_seconds_total{pid=\"2\"} 2\n", cpu: nan, rss: nan},
-		{name: "empty", in: "", cpu: nan, rss: nan},
+		{name: "process collector", in: exposition(12.5, 52428800), cpu: 12.5, rss: 52428800, write: 6.25},
+		{name: "untyped", in: "process_cpu_seconds_total 3\nprocess_resident_memory_bytes 1e+06\n", cpu: 3, rss: 1e6, write: nan},
+		{name: "missing", in: "# TYPE up gauge\nup 1\n", cpu: nan, rss: nan, write: nan},
+		{name: "two series is not one process", in: "process_cpu_seconds_total{pid=\"1\"} 1\nprocess_cpu_seconds_total{pid=\"2\"} 2\n", cpu: nan, rss: nan, write: nan},
+		{name: "empty", in: "", cpu: nan, rss: nan, write: nan},
+		{name: "writes not a histogram", in: "jobplane_store_write_seconds 2\n", cpu: nan, rss: nan, write: nan},
 		{name: "garbage", in: "process_cpu_seconds_total one\n", wantErr: true},
 		{name: "type clash", in: "# TYPE process_cpu_seconds_total counter\n# TYPE process_cpu_seconds_total gauge\n", wantErr: true},
 	}
@@ -30,8 +32,8 @@ func TestParseMetrics(t *testing.T) {
 			t.Errorf("%s: err %v", tt.name, err)
 			continue
 		}
-		if err == nil && (!same(s.cpuSeconds, tt.cpu) || !same(s.rssBytes, tt.rss)) {
-			t.Errorf("%s: cpu %v rss %v, want %v %v", tt.name, s.cpuSeconds, s.rssBytes, tt.cpu, tt.rss)
+		if err == nil && (!same(s.cpuSeconds, tt.cpu) || !same(s.rssBytes, tt.rss) || !same(s.writeSeconds, tt.write)) {
+			t.Errorf("%s: cpu %v rss %v writes %v, want %v %v %v", tt.name, s.cpuSeconds, s.rssBytes, s.writeSeconds, tt.cpu, tt.rss, tt.write)
 		}
 	}
 }

@@ -54,13 +54,17 @@ func (r *Result) WriteTable(w io.Writer) error {
 
 func writeServices(b *strings.Builder, services []ServiceUsage) {
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "service\tcpu s\tcpu %\tpeak rss MB\tsamples")
+	fmt.Fprintln(tw, "service\tcpu s\tcpu %\twriter busy %\tpeak rss MB\tsamples")
 	for _, s := range services {
 		if s.Error != "" {
-			fmt.Fprintf(tw, "%s\t-\t-\t%.1f\t%d\t%s\n", s.Name, s.PeakRSSMB, s.Samples, s.Error)
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t%.1f\t%d\t%s\n", s.Name, s.PeakRSSMB, s.Samples, s.Error)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%.2f\t%.1f\t%.1f\t%d\n", s.Name, s.CPUSeconds, s.CPUPercent, s.PeakRSSMB, s.Samples)
+		busy := "-"
+		if s.WriterBusyPercent != nil {
+			busy = fmt.Sprintf("%.1f", *s.WriterBusyPercent)
+		}
+		fmt.Fprintf(tw, "%s\t%.2f\t%.1f\t%s\t%.1f\t%d\n", s.Name, s.CPUSeconds, s.CPUPercent, busy, s.PeakRSSMB, s.Samples)
 	}
 	_ = tw.Flush() // a strings.Builder does not fail
 }

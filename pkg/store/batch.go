@@ -277,7 +277,7 @@ func (s *Store) deleteSmall(ctx context.Context, coll *mongo.Collection, ids []s
 			continue
 		}
 		var took time.Duration
-		if err := s.locked(ctx, func() error {
+		if err := s.locked(ctx, write{"delete", coll.Name()}, func() error {
 			began := time.Now()
 			res, err := coll.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: chunk}}}})
 			took = time.Since(began)

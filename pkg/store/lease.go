@@ -88,7 +88,7 @@ func (l *Lease) Tick(ctx context.Context) (bool, error) {
 	switch {
 	case cur != nil && cur.Holder == l.holder && cur.Term == l.term && start.Before(cur.ExpireTime):
 		// Ours: renew (the only writer of this document).
-		if err := l.store.locked(ctx, func() error {
+		if err := l.store.locked(ctx, write{"update", l.store.leases.Name()}, func() error {
 			_, err := l.store.leases.UpdateOne(ctx, byID(cur.ID), bson.D{{Key: "$set", Value: bson.D{{Key: "expire_time", Value: expire}}}})
 			return err
 		}); err != nil {
@@ -102,7 +102,7 @@ func (l *Lease) Tick(ctx context.Context) (bool, error) {
 			next = cur.Term + 1
 		}
 		doc := leaseDoc{ID: l.docID(next), Name: l.name, Term: next, Holder: l.holder, ExpireTime: expire}
-		if err := l.store.locked(ctx, func() error { _, err := l.store.leases.InsertOne(ctx, doc); return err }); err != nil {
+		if err := l.store.locked(ctx, write{"insert", l.store.leases.Name()}, func() error { _, err := l.store.leases.InsertOne(ctx, doc); return err }); err != nil {
 			l.held = false
 			if mongo.IsDuplicateKeyError(err) {
 				l.term = next // someone else took it
@@ -141,7 +141,7 @@ func (l *Lease) Release(ctx context.Context) error {
 		return fmt.Errorf("release lease: %w", err)
 	}
 	past := time.Unix(0, 0).UTC()
-	if err := l.store.locked(ctx, func() error {
+	if err := l.store.locked(ctx, write{"update", l.store.leases.Name()}, func() error {
 		_, err := l.store.leases.UpdateOne(ctx, byID(d.ID), bson.D{{Key: "$set", Value: bson.D{{Key: "expire_time", Value: past}}}})
 		return err
 	}); err != nil {

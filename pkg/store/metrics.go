@@ -74,7 +74,7 @@ func (s *Store) PutMetrics(ctx context.Context, ms []*Metric) error {
 	coll := s.db.Collection("metrics")
 	for _, m := range ms {
 		m.UpdateTime = s.now()
-		if err := s.locked(ctx, func() error {
+		if err := s.locked(ctx, write{"replace", coll.Name()}, func() error {
 			_, err := coll.ReplaceOne(ctx, byID(m.Name), m, options.Replace().SetUpsert(true))
 			return err
 		}); err != nil {
@@ -104,7 +104,7 @@ func (s *Store) MetricWatermark(ctx context.Context, topic string, partition int
 // offset is merged. Only the partition's consumer calls it.
 func (s *Store) SetMetricWatermark(ctx context.Context, topic string, partition int, offset int64) error {
 	w := metricWatermark{ID: watermarkID(topic, partition), Offset: offset}
-	if err := s.locked(ctx, func() error {
+	if err := s.locked(ctx, write{"replace", "metric_watermarks"}, func() error {
 		_, err := s.db.Collection("metric_watermarks").ReplaceOne(ctx, byID(w.ID), w, options.Replace().SetUpsert(true))
 		return err
 	}); err != nil {

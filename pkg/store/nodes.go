@@ -37,7 +37,7 @@ func (s *Store) nodes() *mongo.Collection { return s.db.Collection("nodes") }
 // HeartbeatTime set to now.
 func (s *Store) Heartbeat(ctx context.Context, n Node) error {
 	n.HeartbeatTime = s.now()
-	if err := s.locked(ctx, func() error {
+	if err := s.locked(ctx, write{"replace", s.nodes().Name()}, func() error {
 		_, err := s.nodes().ReplaceOne(ctx, byID(n.ID), n, options.Replace().SetUpsert(true))
 		return err
 	}); err != nil {
@@ -49,7 +49,7 @@ func (s *Store) Heartbeat(ctx context.Context, n Node) error {
 // Deregister deletes the node's document if it still belongs to instance
 // (a newer process with the same NODE_ID keeps its own).
 func (s *Store) Deregister(ctx context.Context, id, instance string) error {
-	if err := s.locked(ctx, func() error {
+	if err := s.locked(ctx, write{"delete", s.nodes().Name()}, func() error {
 		_, err := s.nodes().DeleteOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "instance", Value: instance}})
 		return err
 	}); err != nil {

@@ -112,7 +112,7 @@ func (s *Store) Dispatches(ctx context.Context) (map[string]Dispatch, error) {
 
 // RecordDispatch stores the latest dispatch of a job (upsert by `_id`).
 func (s *Store) RecordDispatch(ctx context.Context, d Dispatch) error {
-	err := s.locked(ctx, func() error {
+	err := s.locked(ctx, write{"replace", s.dispatches.Name()}, func() error {
 		_, err := s.dispatches.ReplaceOne(ctx, byID(d.JobID), d, options.Replace().SetUpsert(true))
 		return err
 	})
@@ -124,7 +124,7 @@ func (s *Store) RecordDispatch(ctx context.Context, d Dispatch) error {
 
 // DeleteDispatch forgets the dispatch record of a finished or deleted job.
 func (s *Store) DeleteDispatch(ctx context.Context, jobID string) error {
-	if err := s.locked(ctx, func() error { _, err := s.dispatches.DeleteOne(ctx, byID(jobID)); return err }); err != nil {
+	if err := s.locked(ctx, write{"delete", s.dispatches.Name()}, func() error { _, err := s.dispatches.DeleteOne(ctx, byID(jobID)); return err }); err != nil {
 		return fmt.Errorf("delete dispatch: %w", err)
 	}
 	return nil

@@ -171,7 +171,7 @@ func (s *Store) ApplyResults(ctx context.Context, batch []Result) (ApplyStats, e
 		}
 		if j != nil && j.Done()+counted < j.Total {
 			var res *mongo.UpdateResult
-			if err := s.locked(ctx, func() (err error) {
+			if err := s.locked(ctx, write{"update", s.active.Name()}, func() (err error) {
 				res, err = s.active.UpdateOne(ctx, byID(jobID), bson.D{
 					{Key: "$inc", Value: bson.D{
 						{Key: "succeeded", Value: d.succeeded},
@@ -319,7 +319,7 @@ func (s *Store) setCounts(ctx context.Context, j *Job, u Undone) (bool, error) {
 		return false, nil
 	}
 	now := s.now()
-	if err := s.locked(ctx, func() error {
+	if err := s.locked(ctx, write{"update", s.active.Name()}, func() error {
 		_, err := s.active.UpdateOne(ctx, byID(j.ID), bson.D{{Key: "$set", Value: bson.D{
 			{Key: "succeeded", Value: u.Succeeded}, {Key: "failed", Value: u.Failed},
 			{Key: "cancelled", Value: u.Cancelled}, {Key: "update_time", Value: now},
@@ -690,7 +690,7 @@ func (s *Store) deleteCountByID(ctx context.Context, coll *mongo.Collection, ids
 		for i, id := range chunk {
 			models[i] = mongo.NewDeleteOneModel().SetFilter(byID(id))
 		}
-		if err := s.locked(ctx, func() error {
+		if err := s.locked(ctx, write{"delete", coll.Name()}, func() error {
 			res, err := coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
 			if res != nil {
 				deleted += res.DeletedCount

@@ -88,6 +88,9 @@ type Config struct {
 	// Whole documents written by others are still read.
 	OutcomesPerOperation bool
 	OutboxPerJob         bool
+	// Writes, when set, learns the timing of every write (the services
+	// export it as metrics, see telemetry.Metrics).
+	Writes WriteObserver
 	// Lazy skips the start-up ping: the server service runs without MongoDB
 	// (an outage only delays its heartbeats and metric aggregation).
 	Lazy bool
@@ -133,6 +136,8 @@ type Store struct {
 	// that jobplane's batched writes barely use. A one-slot semaphore, so
 	// that a caller whose context ends stops waiting (see locked).
 	writes chan struct{}
+	// observe is Config.Writes.
+	observe WriteObserver
 	// singleOpDocs, outcomesPerOp, outboxPerJob: the Config fields.
 	singleOpDocs, outcomesPerOp, outboxPerJob bool
 	// outboxScanSlowUntil and activeScanSlowUntil: see deleteSmall (unix
@@ -177,6 +182,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s := New(client, cmp.Or(cfg.Database, "jobplane"))
 	s.singleOpDocs = cfg.SingleOperationDocs
 	s.outcomesPerOp, s.outboxPerJob = cfg.OutcomesPerOperation, cfg.OutboxPerJob
+	s.observe = cfg.Writes
 	return s, nil
 }
 
@@ -258,7 +264,7 @@ func (s *Store) CreateJob(ctx context.Context, n NewJob) (job *Job, ops []Operat
 	if n.RequestID != "" {
 		fp := n.fingerprint()
 		claim := requestDoc{ID: n.RequestID, JobID: jobID, Fingerprint: fp, CreateTime: s.now()}
-		if err := s.locked(ctx, func() error { _, err := s.requests.InsertOne(ctx, claim); return err }); err != nil {
+		if err := s.locked(ctx, write{"insert", s.requests.Name()}, func() error { _, err := s.requests.InsertOne(ctx, claim); return err }); err != nil {
 			if !mongo.IsDuplicateKeyError(err) {
 				return nil, nil, false, fmt.Errorf("claim request_id: %w", err)
 			}
@@ -304,13 +310,13 @@ func (s *Store) CreateJob(ctx context.Context, n NewJob) (job *Job, ops []Operat
 	}
 	job.ListingEntry = &entry
 
-	if err := s.locked(ctx, func() error {
+	if err := s.locked(ctx, write{"insert", s.outbox.Name()}, func() error {
 		_, err := s.outbox.InsertOne(ctx, OutboxEntry{ID: jobID, CreateTime: now})
 		return err
 	}); err != nil && !mongo.IsDuplicateKeyError(err) {
 		return nil, nil, false, fmt.Errorf("insert outbox entry: %w", err)
 	}
-	if err := s.locked(ctx, func() error { _, err := s.active.InsertOne(ctx, job); return err }); err != nil {
+	if err := s.locked(ctx, write{"insert", s.active.Name()}, func() error { _, err := s.active.InsertOne(ctx, job); return err }); err != nil {
 		if !mongo.IsDuplicateKeyError(err) {
 			return nil, nil, false, fmt.Errorf("insert job: %w", err)
 		}
@@ -337,7 +343,7 @@ func newOperations(j *Job, in []OpInput) []Operation {
 // MarkPublished deletes an outbox entry (OutboxEntry.ID) whose jobs are
 // all published, finished or gone: the relay's step after handling it.
 func (s *Store) MarkPublished(ctx context.Context, entryID string) error {
-	if err := s.locked(ctx, func() error { _, err := s.outbox.DeleteOne(ctx, byID(entryID)); return err }); err != nil {
+	if err := s.locked(ctx, write{"delete", s.outbox.Name()}, func() error { _, err := s.outbox.DeleteOne(ctx, byID(entryID)); return err }); err != nil {
 		return fmt.Errorf("delete outbox entry: %w", err)
 	}
 	return nil
@@ -442,15 +448,35 @@ func (s *Store) RetireJobs(ctx context.Context, jobs []*Job) (gone []string, err
 // 5, … 100 ms) for up to busy_timeout, and a writer outside the lock,
 // polling against a lock held back to back under load (98 % of the time in
 // W1), could be starved into "database is locked" after 10 s. Measured: a
-// DeleteJob under load never completed within 90 s.
-func (s *Store) locked(ctx context.Context, write func() error) error {
+// DeleteJob under load never completed within 90 s. w names the write for
+// Config.Writes.
+func (s *Store) locked(ctx context.Context, w write, fn func() error) error {
+	began := time.Now()
 	select {
 	case s.writes <- struct{}{}:
 	case <-ctx.Done():
 		return fmt.Errorf("wait for the write lock: %w", context.Cause(ctx))
 	}
+	got := time.Now()
 	defer func() { <-s.writes }()
-	return write()
+	err := fn()
+	if s.observe != nil {
+		s.observe.ObserveStoreWrite(w.op, w.coll, got.Sub(began), time.Since(got))
+	}
+	return err
+}
+
+// write names a write of the store: its kind and collection.
+type write struct{ op, coll string }
+
+// WriteObserver learns of every write of a Store, after it: op is insert,
+// update, replace or delete, collection the collection written, wait the
+// time spent waiting for the store's write lock and held the time the
+// write held it (the MongoDB call, failed or not). Writes take turns (see
+// Store.writes), so the sum of held over time is the share of time the
+// process's writer is busy.
+type WriteObserver interface {
+	ObserveStoreWrite(op, collection string, wait, held time.Duration)
 }
 
 // deleteByIDMax is the largest job DeleteJob deletes by `_id`.
@@ -576,7 +602,7 @@ func (s *Store) DeleteJob(ctx context.Context, id string) error {
 		return err
 	}
 	// The tombstone first: see buryDeleted.
-	err = s.locked(ctx, func() error {
+	err = s.locked(ctx, write{"insert", s.deletions.Name()}, func() error {
 		_, err := s.deletions.InsertOne(ctx, deletionDoc{ID: id, Time: s.now()})
 		return err
 	})
@@ -590,7 +616,7 @@ func (s *Store) DeleteJob(ctx context.Context, id string) error {
 	var deleted int64
 	for _, coll := range []*mongo.Collection{s.active, s.jobs} {
 		var n int64
-		if err := s.locked(ctx, func() error {
+		if err := s.locked(ctx, write{"delete", coll.Name()}, func() error {
 			res, err := coll.DeleteOne(ctx, byID(id))
 			if err == nil {
 				n = res.DeletedCount
@@ -627,11 +653,11 @@ func (s *Store) deleteJobData(ctx context.Context, j *Job) error {
 	if err := s.deleteOutcomes(ctx, j); err != nil {
 		return err
 	}
-	if err := s.locked(ctx, func() error { _, err := s.outbox.DeleteOne(ctx, byID(j.ID)); return err }); err != nil {
+	if err := s.locked(ctx, write{"delete", s.outbox.Name()}, func() error { _, err := s.outbox.DeleteOne(ctx, byID(j.ID)); return err }); err != nil {
 		return fmt.Errorf("delete outbox entry: %w", err)
 	}
 	if j.RequestID != "" {
-		if err := s.locked(ctx, func() error { _, err := s.requests.DeleteOne(ctx, byID(j.RequestID)); return err }); err != nil {
+		if err := s.locked(ctx, write{"delete", s.requests.Name()}, func() error { _, err := s.requests.DeleteOne(ctx, byID(j.RequestID)); return err }); err != nil {
 			return fmt.Errorf("delete request_id claim: %w", err)
 		}
 	}
@@ -671,7 +697,7 @@ func (s *Store) deleteDocs(ctx context.Context, coll *mongo.Collection, jobID st
 		part := sorted[start:min(start+deleteManyMax, len(sorted))]
 		filter := bson.D{{Key: "job_id", Value: jobID},
 			{Key: "_id", Value: bson.D{{Key: "$gte", Value: part[0]}, {Key: "$lte", Value: part[len(part)-1]}}}}
-		if err := s.locked(ctx, func() error { _, err := coll.DeleteMany(ctx, filter); return err }); err != nil {
+		if err := s.locked(ctx, write{"delete", coll.Name()}, func() error { _, err := coll.DeleteMany(ctx, filter); return err }); err != nil {
 			return err
 		}
 	}
@@ -721,7 +747,7 @@ func (s *Store) insertNew(ctx context.Context, coll *mongo.Collection, docs []an
 	dup = make([]bool, len(docs))
 	for start := 0; start < len(docs); start += batchSize {
 		chunk := docs[start:min(start+batchSize, len(docs))]
-		err := s.locked(ctx, func() error {
+		err := s.locked(ctx, write{"insert", coll.Name()}, func() error {
 			_, err := coll.InsertMany(ctx, chunk, options.InsertMany().SetOrdered(false))
 			return err
 		})

@@ -47,12 +47,19 @@ type bundle struct {
 // benchmarks).
 func setup(t testing.TB) (*store.Store, *bundle) {
 	t.Helper()
+	return setupWith(t, store.Config{})
+}
+
+// setupWith is setup with cfg (its URI and Database are set here).
+func setupWith(t testing.TB, cfg store.Config) (*store.Store, *bundle) {
+	t.Helper()
 	ctx := t.Context()
 	name := fmt.Sprintf("store_test_%d", dbSeq.Add(1))
 	if err := stack.IndexIDs(ctx, name, store.Collections); err != nil {
 		t.Fatal(err)
 	}
-	s, err := store.Open(ctx, store.Config{URI: mongoURI, Database: name})
+	cfg.URI, cfg.Database = mongoURI, name
+	s, err := store.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

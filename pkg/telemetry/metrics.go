@@ -5,6 +5,7 @@ package telemetry
 import (
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -48,6 +49,24 @@ type Metrics struct {
 	RelayFailed prometheus.Counter
 	// RelayLeader is 1 on the client instance holding the relay lease.
 	RelayLeader prometheus.Gauge
+
+	// StoreWriteWait and StoreWriteSeconds time the process's MongoDB
+	// writes: the wait for the store's write lock (writes take turns, see
+	// store.Store) and the write itself. rate(…_seconds_sum) summed over
+	// the labels is the share of time the writer is busy; near 1, the
+	// writer is the bound (see BENCHMARKS.md).
+	StoreWriteWait    *prometheus.HistogramVec // {op, collection}
+	StoreWriteSeconds *prometheus.HistogramVec // {op, collection}
+	// BatchItems is the size of the group commits: jobs per create batch
+	// (create_jobs), results per merged result application
+	// (apply_results).
+	BatchItems *prometheus.HistogramVec // {batch}
+}
+
+// ObserveStoreWrite records one store write (a store.WriteObserver).
+func (m *Metrics) ObserveStoreWrite(op, collection string, wait, held time.Duration) {
+	m.StoreWriteWait.WithLabelValues(op, collection).Observe(wait.Seconds())
+	m.StoreWriteSeconds.WithLabelValues(op, collection).Observe(held.Seconds())
 }
 
 // NewMetrics registers the metrics of a service on a fresh registry with the
@@ -107,11 +126,24 @@ func NewMetrics() *Metrics {
 		RelayLeader: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "jobplane_relay_leader", Help: "1 if this client instance holds the relay lease.",
 		}),
+		StoreWriteWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "jobplane_store_write_wait_seconds", Help: "Time a MongoDB write waited for the process's write lock.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
+		}, []string{"op", "collection"}),
+		StoreWriteSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "jobplane_store_write_seconds", Help: "Time a MongoDB write took (holding the process's write lock).",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
+		}, []string{"op", "collection"}),
+		BatchItems: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "jobplane_batch_items", Help: "Items per group commit: jobs per create batch, results per result application.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 14),
+		}, []string{"batch"}),
 	}
 	r.MustRegister(m.ConsumerReceived, m.ConsumerErrors, m.ProducerSent, m.ProducerErrors,
 		m.JobsCreated, m.JobsFinished, m.OperationsCreated, m.OperationsFinished, m.DuplicateResults,
 		m.ProcessingSeconds, m.ResultLatencySeconds, m.DeadLetters, m.ConsumerLag,
-		m.RelayRepublished, m.RelayFailed, m.RelayLeader)
+		m.RelayRepublished, m.RelayFailed, m.RelayLeader,
+		m.StoreWriteWait, m.StoreWriteSeconds, m.BatchItems)
 	return m
 }
 

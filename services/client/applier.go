@@ -44,7 +44,8 @@ type applyOutcome struct {
 // Merging is safe because a job's results are all in one partition (results
 // are keyed by job id), so per-job offsets never mix. The merged call's
 // statistics go to the first batch, which is all the metrics need.
-func newApplyBatcher(st *store.Store) *groupcommit.Group[[]store.Result, applyOutcome] {
+func newApplyBatcher(st *store.Store, metrics *telemetry.Metrics) *groupcommit.Group[[]store.Result, applyOutcome] {
+	sizes := metrics.BatchItems.WithLabelValues("apply_results")
 	return groupcommit.New(1, 64, 10_000,
 		func(b []store.Result) int { return len(b) },
 		func(ctx context.Context, batches [][]store.Result) []applyOutcome {
@@ -52,6 +53,7 @@ func newApplyBatcher(st *store.Store) *groupcommit.Group[[]store.Result, applyOu
 			for _, b := range batches {
 				all = append(all, b...)
 			}
+			sizes.Observe(float64(len(all)))
 			stats, err := st.ApplyResults(ctx, all)
 			out := make([]applyOutcome, len(batches))
 			for i := range out {

@@ -136,10 +136,14 @@ const (
 // newCreateBatcher stores concurrently submitted jobs with one write per
 // collection per batch (store.CreateJobs). One worker: FerretDB on SQLite
 // serializes writes anyway, and the callers publish in parallel.
-func newCreateBatcher(st *store.Store) *groupcommit.Group[store.NewJob, store.Created] {
+func newCreateBatcher(st *store.Store, metrics *telemetry.Metrics) *groupcommit.Group[store.NewJob, store.Created] {
+	sizes := metrics.BatchItems.WithLabelValues("create_jobs")
 	return groupcommit.New(1, createBatchJobs, createBatchOps,
 		func(n store.NewJob) int { return len(n.Operations) },
-		st.CreateJobs)
+		func(ctx context.Context, batch []store.NewJob) []store.Created {
+			sizes.Observe(float64(len(batch)))
+			return st.CreateJobs(ctx, batch)
+		})
 }
 
 func (s *jobService) validateCreate(ctx context.Context, req *jobsv1.CreateJobRequest) (store.NewJob, error) {

@@ -72,7 +72,8 @@ func Run(ctx context.Context, cfg Config) error {
 
 	st, err := store.Open(ctx, store.Config{URI: cfg.MongoURI, Database: cfg.MongoDatabase, Monitor: telemetry.MongoMonitor(tracing),
 		SingleOperationDocs:  cfg.OperationDocuments == "single",
-		OutcomesPerOperation: cfg.OutcomeDocuments == "operation", OutboxPerJob: cfg.OutboxEntries == "job"})
+		OutcomesPerOperation: cfg.OutcomeDocuments == "operation", OutboxPerJob: cfg.OutboxEntries == "job",
+		Writes: metrics})
 	if err != nil {
 		return err
 	}
@@ -95,7 +96,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 	pub := &publisher{writer: writer, topic: cfg.Kafka.RequestTopic, responseTopic: cfg.Kafka.ResponseTopic, store: st, metrics: metrics, log: log, tracing: tracing}
 	svc := &jobService{cfg: &cfg, store: st, publisher: pub, metrics: metrics, log: log, watchInterval: 200 * time.Millisecond,
-		creates: newCreateBatcher(st), cleaner: newOutboxCleaner(st, log), publishSlots: make(chan struct{}, publishSlots)}
+		creates: newCreateBatcher(st, metrics), cleaner: newOutboxCleaner(st, log), publishSlots: make(chan struct{}, publishSlots)}
 	defer svc.cleaner.Stop()
 	defer svc.creates.Stop()
 
@@ -107,7 +108,7 @@ func Run(ctx context.Context, cfg Config) error {
 	defer retirer.Stop()
 	st.DeferRetire(retirer.Add)
 	app := &applier{store: st, topic: cfg.Kafka.ResponseTopic, group: cfg.ResponseGroup, metrics: metrics, log: log, tracing: tracing,
-		applies: newApplyBatcher(st)}
+		applies: newApplyBatcher(st, metrics)}
 	defer app.applies.Stop()
 	ccfg := cfg.Kafka.ConsumerFor(cfg.ResponseGroup, cfg.Kafka.ResponseTopic)
 	ccfg.Logger = log

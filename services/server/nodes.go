@@ -41,7 +41,8 @@ type extras struct {
 // NodeService, registers the node and starts aggregating metrics.
 func startExtras(ctx context.Context, cfg *Config, tlsCfg *tlsconfig.Config, kafkaConn queue.Conn,
 	metrics *telemetry.Metrics, tracing *telemetry.Tracing, p *pool, parts *nodes.Partitions, log *slog.Logger) (*extras, error) {
-	st, err := store.Open(ctx, store.Config{URI: cfg.MongoURI, Database: cfg.MongoDatabase, Lazy: true, Monitor: telemetry.MongoMonitor(tracing)})
+	st, err := store.Open(ctx, store.Config{URI: cfg.MongoURI, Database: cfg.MongoDatabase, Lazy: true, Monitor: telemetry.MongoMonitor(tracing),
+		Writes: metrics})
 	if err != nil {
 		return nil, fmt.Errorf("MONGODB_URI: %w", err)
 	}
