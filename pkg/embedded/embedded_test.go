@@ -151,3 +151,66 @@ func TestPreallocatedLogsTakeWrites(t *testing.T) {
 		t.Fatalf("partition 2 after restart: %q at %d, %v", m.Value, m.Offset, err)
 	}
 }
+
+// TestGroupsLogCompactedEarly checks that kfake rewrites its log of
+// committed offsets at GroupsLogCompactBytes rather than at its own 10 MB
+// (each rewrite stalls every broker), and that a restart still reads the
+// latest offset of every partition.
+func TestGroupsLogCompactedEarly(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	const topic, group, parts = "offsets.compact", "compact-group", 60
+	start := func() (*embedded.Stack, *kafka.Client) {
+		t.Helper()
+		s, err := embedded.Start(ctx, embedded.Config{DataDir: dir, KafkaPorts: []int{0}, Topics: map[string]int32{topic: parts}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, &kafka.Client{Addr: kafka.TCP(s.KafkaBrokers()...)}
+	}
+	s, c := start()
+	logFile := filepath.Join(dir, "kafka", "groups.log")
+	largest := int64(0)
+	const rounds = 200 // each commits every partition: about 1.5 MB of log entries
+	for r := 1; r <= rounds; r++ {
+		commits := make([]kafka.OffsetCommit, parts)
+		for p := range commits {
+			commits[p] = kafka.OffsetCommit{Partition: p, Offset: int64(r*1000 + p)}
+		}
+		resp, err := c.OffsetCommit(ctx, &kafka.OffsetCommitRequest{GroupID: group, GenerationID: -1, Topics: map[string][]kafka.OffsetCommit{topic: commits}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pc := range resp.Topics[topic] {
+			if pc.Error != nil {
+				t.Fatalf("commit partition %d: %v", pc.Partition, pc.Error)
+			}
+		}
+		fi, err := os.Stat(logFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		largest = max(largest, fi.Size())
+	}
+	// One round's entries may land past the threshold before the rewrite.
+	if largest > 2*embedded.GroupsLogCompactBytes {
+		t.Fatalf("groups.log reached %d bytes: not rewritten at %d", largest, embedded.GroupsLogCompactBytes)
+	}
+	s.Close()
+
+	s, c = start()
+	defer s.Close()
+	fetched, err := c.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: {0, 1, parts - 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fetched.Topics[topic]); n != 3 {
+		t.Fatalf("offsets of %d partitions fetched, want 3", n)
+	}
+	for _, pf := range fetched.Topics[topic] {
+		if want := int64(rounds*1000 + pf.Partition); pf.Error != nil || pf.CommittedOffset != want {
+			t.Errorf("partition %d after restart: offset %d (%v), want %d", pf.Partition, pf.CommittedOffset, pf.Error, want)
+		}
+	}
+}
