@@ -4,12 +4,17 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jobplane/jobplane/pkg/queue"
+	"github.com/jobplane/jobplane/pkg/store"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-var _ queue.LagObserver = (*Metrics)(nil)
+var (
+	_ queue.LagObserver   = (*Metrics)(nil)
+	_ store.WriteObserver = (*Metrics)(nil)
+)
 
 // TestMetricsLint runs the checks of `promtool check metrics` (promlint)
 // over every metric, each with a sample.
@@ -27,12 +32,36 @@ func TestMetricsLint(t *testing.T) {
 	m.DeadLetters.WithLabelValues("undecodable").Inc()
 	m.RelayRepublished.WithLabelValues("unpublished").Inc()
 	m.ObserveLag("t", 3, 5)
+	m.ObserveStoreWrite("insert", "jobs", time.Millisecond, 2*time.Millisecond)
+	m.BatchItems.WithLabelValues("create_jobs").Observe(8)
 	problems, err := testutil.GatherAndLint(m.Registry)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range problems {
 		t.Errorf("%s: %s", p.Metric, p.Text)
+	}
+}
+
+func TestObserveStoreWrite(t *testing.T) {
+	t.Parallel()
+	m := NewMetrics()
+	m.ObserveStoreWrite("insert", "jobs", time.Millisecond, 3*time.Millisecond)
+	m.ObserveStoreWrite("insert", "jobs", 0, 5*time.Millisecond)
+	m.ObserveStoreWrite("delete", "outbox", 2*time.Millisecond, time.Millisecond)
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	for _, want := range []string{
+		`jobplane_store_write_seconds_sum{collection="jobs",op="insert"} 0.008`,
+		`jobplane_store_write_seconds_count{collection="jobs",op="insert"} 2`,
+		`jobplane_store_write_wait_seconds_sum{collection="jobs",op="insert"} 0.001`,
+		`jobplane_store_write_seconds_sum{collection="outbox",op="delete"} 0.001`,
+		`jobplane_store_write_wait_seconds_sum{collection="outbox",op="delete"} 0.002`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("no %s in:\n%s", want, grep(body, "store_write"))
+		}
 	}
 }
 
