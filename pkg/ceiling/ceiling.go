@@ -49,6 +49,10 @@ import (
 // outcomes are stored as one document.
 const wholeJobMax = 64
 
+// SubmitLinger is how long a submit round waits for more callers after its
+// first, as the client service's create batches do.
+const SubmitLinger = time.Millisecond
+
 // Config is a workload and where to run it.
 type Config struct {
 	MongoURI    string
@@ -299,7 +303,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 
 	start := time.Now()
-	commits := group(cfg.Concurrency, func(ctx context.Context, round []int) error { return store(ctx, cfg, round, opsColl, jobsColl, write) })
+	// Lingering as the client's create batches do (groupcommit.WithLinger).
+	commits := group(cfg.Concurrency, func(ctx context.Context, round []int) error { return store(ctx, cfg, round, opsColl, jobsColl, write) },
+		groupcommit.WithLinger(SubmitLinger))
 	defer commits.Stop()
 	next := make(chan int)
 	errc := make(chan error, cfg.Concurrency)
@@ -359,7 +365,7 @@ type ceilingJob struct {
 
 // group is groupcommit.New for calls that return only an error: every
 // item of a round gets the round's error.
-func group[T any](maxItems int, fn func(ctx context.Context, round []T) error) *groupcommit.Group[T, error] {
+func group[T any](maxItems int, fn func(ctx context.Context, round []T) error, opts ...groupcommit.Option) *groupcommit.Group[T, error] {
 	return groupcommit.New(1, maxItems, maxItems, func(T) int { return 1 }, func(ctx context.Context, round []T) []error {
 		err := fn(ctx, round)
 		out := make([]error, len(round))
@@ -367,7 +373,7 @@ func group[T any](maxItems int, fn func(ctx context.Context, round []T) error) *
 			out[i] = err
 		}
 		return out
-	})
+	}, opts...)
 }
 
 // do submits item to g and returns its round's error.
