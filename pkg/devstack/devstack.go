@@ -327,12 +327,20 @@ func waitReady(ctx context.Context, hc *http.Client, children []*child) {
 
 // isReady reports whether a readiness endpoint answers 200.
 func isReady(hc *http.Client, url string) bool {
+	_, ok := readyBody(hc, url)
+	return ok
+}
+
+// readyBody reads a readiness endpoint's body (at most 1 KiB); ok when it
+// answered 200.
+func readyBody(hc *http.Client, url string) (body string, ok bool) {
 	resp, err := hc.Get(url)
 	if err != nil {
-		return false
+		return "", false
 	}
-	_ = resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
+	return string(b), err == nil && resp.StatusCode == http.StatusOK
 }
 
 // waitBalanced polls the servers' readiness endpoints until together they
@@ -393,14 +401,9 @@ func balanced(hc *http.Client, children []*child, partitions int) bool {
 // assignedPartitions reads the partitions a server holds from its
 // readiness endpoint (nodes.ReadyText).
 func assignedPartitions(hc *http.Client, url string) (int, bool) {
-	resp, err := hc.Get(url)
-	if err != nil {
+	body, ok := readyBody(hc, url)
+	if !ok {
 		return 0, false
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
-	if err != nil || resp.StatusCode != http.StatusOK {
-		return 0, false
-	}
-	return nodes.ParseReady(string(body))
+	return nodes.ParseReady(body)
 }
