@@ -103,14 +103,10 @@ func NewMetrics() *Metrics {
 		DuplicateResults: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "jobplane_results_duplicate_total", Help: "Results dropped because the operation already had an outcome.",
 		}),
-		ProcessingSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "jobplane_operation_processing_seconds", Help: "Handler execution time.",
-			Buckets: prometheus.ExponentialBuckets(0.00001, 4, 12),
-		}, []string{"type", "outcome"}),
-		ResultLatencySeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "jobplane_operation_latency_seconds", Help: "Time from submission to the applied result.",
-			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
-		}, []string{"type", "outcome"}),
+		ProcessingSeconds: histogramVec("jobplane_operation_processing_seconds", "Handler execution time.",
+			prometheus.ExponentialBuckets(0.00001, 4, 12), "type", "outcome"),
+		ResultLatencySeconds: histogramVec("jobplane_operation_latency_seconds", "Time from submission to the applied result.",
+			prometheus.ExponentialBuckets(0.001, 2, 16), "type", "outcome"),
 		DeadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "jobplane_dead_letters_total", Help: "Messages sent to the dead-letter topic, by reason.",
 		}, []string{"reason"}),
@@ -126,18 +122,12 @@ func NewMetrics() *Metrics {
 		RelayLeader: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "jobplane_relay_leader", Help: "1 if this client instance holds the relay lease.",
 		}),
-		StoreWriteWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "jobplane_store_write_wait_seconds", Help: "Time a MongoDB write waited for the process's write lock.",
-			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
-		}, []string{"op", "collection"}),
-		StoreWriteSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "jobplane_store_write_seconds", Help: "Time a MongoDB write took (holding the process's write lock).",
-			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
-		}, []string{"op", "collection"}),
-		BatchItems: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "jobplane_batch_items", Help: "Items per group commit: jobs per create batch, results per result application.",
-			Buckets: prometheus.ExponentialBuckets(1, 2, 14),
-		}, []string{"batch"}),
+		StoreWriteWait: histogramVec("jobplane_store_write_wait_seconds", "Time a MongoDB write waited for the process's write lock.",
+			writeBuckets, "op", "collection"),
+		StoreWriteSeconds: histogramVec("jobplane_store_write_seconds", "Time a MongoDB write took (holding the process's write lock).",
+			writeBuckets, "op", "collection"),
+		BatchItems: histogramVec("jobplane_batch_items", "Items per group commit: jobs per create batch, results per result application.",
+			prometheus.ExponentialBuckets(1, 2, 14), "batch"),
 	}
 	r.MustRegister(m.ConsumerReceived, m.ConsumerErrors, m.ProducerSent, m.ProducerErrors,
 		m.JobsCreated, m.JobsFinished, m.OperationsCreated, m.OperationsFinished, m.DuplicateResults,
@@ -145,6 +135,14 @@ func NewMetrics() *Metrics {
 		m.RelayRepublished, m.RelayFailed, m.RelayLeader,
 		m.StoreWriteWait, m.StoreWriteSeconds, m.BatchItems)
 	return m
+}
+
+// writeBuckets are the store write histograms' buckets: 0.1 ms to 3.3 s.
+var writeBuckets = prometheus.ExponentialBuckets(0.0001, 2, 16)
+
+// histogramVec is a histogram family with the given buckets and labels.
+func histogramVec(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
+	return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, labels)
 }
 
 // Handler serves the registry in the Prometheus text format.
