@@ -91,31 +91,30 @@ func (g *Group[T, R]) work(ctx context.Context) {
 		}
 		batch, items = append(batch[:0], first), append(items[:0], first.item)
 		weight := g.weight(first.item)
-		var wait <-chan time.Time
+		// Without a linger, take what is waiting; with one, wait for more
+		// until it ends (see WithLinger).
 		var timer *time.Timer
 		if g.linger > 0 && lastSize > 1 {
 			timer = time.NewTimer(g.linger)
-			wait = timer.C
 		}
 	drain:
 		for len(batch) < g.maxItems && weight < g.maxWeight {
-			select {
-			case p := <-g.in:
-				batch, items = append(batch, p), append(items, p.item)
-				weight += g.weight(p.item)
-			default:
-				if wait == nil {
+			var p *pendingItem[T, R]
+			if timer == nil {
+				select {
+				case p = <-g.in:
+				default:
 					break drain
 				}
+			} else {
 				select {
-				case p := <-g.in:
-					batch, items = append(batch, p), append(items, p.item)
-					weight += g.weight(p.item)
-				case <-wait:
-					wait = nil
+				case p = <-g.in:
+				case <-timer.C:
 					break drain
 				}
 			}
+			batch, items = append(batch, p), append(items, p.item)
+			weight += g.weight(p.item)
 		}
 		if timer != nil {
 			timer.Stop()
