@@ -49,10 +49,6 @@ import (
 // outcomes are stored as one document.
 const wholeJobMax = 64
 
-// SubmitLinger is how long a submit round waits for more callers after its
-// first, as the client service's create batches do.
-const SubmitLinger = time.Millisecond
-
 // Config is a workload and where to run it.
 type Config struct {
 	MongoURI    string
@@ -305,7 +301,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	start := time.Now()
 	// Lingering as the client's create batches do (groupcommit.WithLinger).
 	commits := group(cfg.Concurrency, func(ctx context.Context, round []int) error { return store(ctx, cfg, round, opsColl, jobsColl, write) },
-		groupcommit.WithLinger(SubmitLinger))
+		groupcommit.WithLinger(groupcommit.CallerLinger))
 	defer commits.Stop()
 	next := make(chan int)
 	errc := make(chan error, cfg.Concurrency)

@@ -128,12 +128,11 @@ func (s *jobService) publish(ctx context.Context, job *store.Job, ops []store.Op
 }
 
 // Group commit of CreateJob: at most this many jobs or operations per
-// batch, and how long a batch waits for more callers after its first
-// (groupcommit.WithLinger).
+// batch. A batch waits groupcommit.CallerLinger for more callers after its
+// first (groupcommit.WithLinger).
 const (
 	createBatchJobs = 256
 	createBatchOps  = 10_000
-	createLinger    = time.Millisecond
 )
 
 // newCreateBatcher stores concurrently submitted jobs with one write per
@@ -146,7 +145,7 @@ func newCreateBatcher(st *store.Store, metrics *telemetry.Metrics) *groupcommit.
 		func(ctx context.Context, batch []store.NewJob) []store.Created {
 			sizes.Observe(float64(len(batch)))
 			return st.CreateJobs(ctx, batch)
-		}, groupcommit.WithLinger(createLinger))
+		}, groupcommit.WithLinger(groupcommit.CallerLinger))
 }
 
 func (s *jobService) validateCreate(ctx context.Context, req *jobsv1.CreateJobRequest) (store.NewJob, error) {
