@@ -248,9 +248,9 @@ func (m *monitor) finish(ctx context.Context) []ServiceUsage {
 			u.Error = "process_cpu_seconds_total went down: the process restarted during the run"
 		default:
 			u.CPUSeconds = s.cpuSeconds - m.before[i].cpuSeconds
-			u.CPUPercent = cpuPercent(u.CPUSeconds, wall)
+			u.CPUPercent = percentOfWall(u.CPUSeconds, wall)
 			if w := s.writeSeconds - m.before[i].writeSeconds; w >= 0 { // false for NaN
-				busy := cpuPercent(w, wall)
+				busy := percentOfWall(w, wall)
 				u.WriterBusyPercent = &busy
 			}
 		}
@@ -259,9 +259,11 @@ func (m *monitor) finish(ctx context.Context) []ServiceUsage {
 	return out
 }
 
-func cpuPercent(cpuSeconds float64, wall time.Duration) float64 {
+// percentOfWall is seconds (of CPU, of writing) as a percentage of wall
+// time (100 = all of it; for CPU, one core).
+func percentOfWall(seconds float64, wall time.Duration) float64 {
 	if wall <= 0 {
 		return 0
 	}
-	return 100 * cpuSeconds / wall.Seconds()
+	return 100 * seconds / wall.Seconds()
 }

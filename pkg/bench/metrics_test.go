@@ -91,10 +91,10 @@ func fmtTargets(ts []Target) string {
 
 func TestCPUPercent(t *testing.T) {
 	t.Parallel()
-	if got := cpuPercent(3, 2e9); got != 150 {
+	if got := percentOfWall(3, 2e9); got != 150 {
 		t.Errorf("3 CPU s in 2 s: %v %%, want 150", got)
 	}
-	if got := cpuPercent(1, 0); got != 0 {
+	if got := percentOfWall(1, 0); got != 0 {
 		t.Errorf("no wall time: %v, want 0", got)
 	}
 }
