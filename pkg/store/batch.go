@@ -86,18 +86,24 @@ func (s *Store) CreateJobs(ctx context.Context, batch []NewJob) []Created {
 		for _, j := range jobs {
 			j.ListingEntry = &entry
 		}
-		// One outbox entry for the batch (a job's own when it is alone, or
-		// with OutboxPerJob), removed once every job of the batch is
-		// published.
+		// One outbox entry for the batch, removed once every job of the
+		// batch is published (see OutboxLayout). In jobs_active it comes
+		// first in the jobs' insert: FerretDB inserts a batch in one
+		// transaction, and whatever a crash leaves, a job committed has its
+		// entry. Elsewhere it is a write of its own, before the jobs'.
 		var outbox []any
 		round := ""
-		if len(fresh) > 1 && !s.outboxPerJob {
-			round = "round-" + NewJobID()
+		switch {
+		case s.outboxLayout == OutboxActive:
+			round = newRoundID()
+			jobDocs = append([]any{OutboxEntry{ID: round, CreateTime: now, JobIDs: fresh}}, jobDocs...)
+		case s.outboxLayout == OutboxBatch && len(fresh) > 1:
+			round = newRoundID()
 			outbox = []any{OutboxEntry{ID: round, CreateTime: now, JobIDs: fresh}}
-		} else {
+		default:
 			outbox = ownOutboxEntries(fresh, now)
 		}
-		if err == nil {
+		if err == nil && len(outbox) > 0 {
 			if _, err = s.insertNew(ctx, s.outbox, outbox); err != nil {
 				err = fmt.Errorf("insert outbox entry: %w", err)
 			}
@@ -136,10 +142,8 @@ func (s *Store) CreateJobs(ctx context.Context, batch []NewJob) []Created {
 // CreateJobs batch once all of the batch's jobs are published (deleteSmall:
 // the outbox holds only jobs between their create and their publish).
 func (s *Store) MarkPublishedMany(ctx context.Context, jobIDs []string) error {
-	if _, err := s.deleteSmall(ctx, s.outbox, s.rounds.published(jobIDs), &s.outboxScanSlowUntil); err != nil {
-		return fmt.Errorf("delete outbox entries: %w", err)
-	}
-	return nil
+	_, err := s.CleanUp(ctx, jobIDs, nil)
+	return err
 }
 
 // PublishDeferred leaves the publication of job j to the relay (its publish
@@ -159,7 +163,7 @@ func (s *Store) PublishDeferred(ctx context.Context, j *Job) {
 	// If it was the last of its batch, the batch's entry goes now (its own
 	// entry is not tracked); if that fails, the relay finds the batch's
 	// other jobs published or finished.
-	_, _ = s.deleteSmall(ctx, s.outbox, s.rounds.published([]string{j.ID}), &s.outboxScanSlowUntil)
+	_, _ = s.CleanUp(ctx, []string{j.ID}, nil)
 }
 
 // SplitOutboxEntry replaces a batch's outbox entry e by entries of their own

@@ -8,9 +8,22 @@ import (
 	"github.com/jobplane/jobplane/pkg/store"
 )
 
+// layouts are the outbox layouts with an entry per batch (OutboxJob: see
+// TestWritesForRollingUpgrade).
+var layouts = map[string]store.OutboxLayout{"active": store.OutboxActive, "batch": store.OutboxBatch}
+
 func TestCreateJobs(t *testing.T) {
 	t.Parallel()
-	s, _ := setup(t)
+	for name, layout := range layouts {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testCreateJobs(t, layout)
+		})
+	}
+}
+
+func testCreateJobs(t *testing.T, layout store.OutboxLayout) {
+	s, _ := setupWith(t, store.Config{Outbox: layout})
 	ctx := t.Context()
 	withID := func(id string, reqs ...string) store.NewJob {
 		n := newJob(reqs...)
@@ -96,7 +109,16 @@ func roundOf(entries []store.OutboxEntry, jobID string) []string {
 // that job alone, not its whole batch.
 func TestPublishDeferredGetsItsOwnEntry(t *testing.T) {
 	t.Parallel()
-	s, _ := setup(t)
+	for name, layout := range layouts {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testPublishDeferredGetsItsOwnEntry(t, layout)
+		})
+	}
+}
+
+func testPublishDeferredGetsItsOwnEntry(t *testing.T, layout store.OutboxLayout) {
+	s, _ := setupWith(t, store.Config{Outbox: layout})
 	ctx := t.Context()
 	out := s.CreateJobs(ctx, []store.NewJob{newJob("1"), newJob("2"), newJob("3")})
 	ids := make([]string, len(out))

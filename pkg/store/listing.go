@@ -396,10 +396,14 @@ func (s *Store) listScan(ctx context.Context, colls []*mongo.Collection, p ListJ
 	heads := make([]*Job, len(colls))
 	next := func(k int) error {
 		heads[k] = nil
-		if curs[k].Next(ctx) {
-			heads[k] = &Job{}
-			if err := curs[k].Decode(heads[k]); err != nil {
+		for curs[k].Next(ctx) {
+			j := &Job{}
+			if err := curs[k].Decode(j); err != nil {
 				return fmt.Errorf("decode job: %w", err)
+			}
+			if !IsRoundID(j.ID) { // a batch's outbox entry (OutboxActive)
+				heads[k] = j
+				break
 			}
 		}
 		return curs[k].Err()

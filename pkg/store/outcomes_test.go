@@ -224,7 +224,7 @@ func TestWholeWinCountedOnRetryAfterALaterError(t *testing.T) {
 func TestWritesForRollingUpgrade(t *testing.T) {
 	t.Parallel()
 	_, b := setup(t)
-	s := openStore(t, b, store.Config{OutcomesPerOperation: true, OutboxPerJob: true})
+	s := openStore(t, b, store.Config{OutcomesPerOperation: true, Outbox: store.OutboxJob})
 	ctx := t.Context()
 	out := s.CreateJobs(ctx, []store.NewJob{newJob("1", "2"), newJob("3")})
 	for _, c := range out {

@@ -34,15 +34,30 @@ func (e OutboxEntry) Jobs() []string {
 	return []string{e.ID}
 }
 
-// Outbox returns the outbox entries (a small collection: jobs between their
-// commit point and the end of their first publication).
+// Outbox returns the outbox entries: those of the outbox collection and
+// the batches' entries in jobs_active (see OutboxLayout). Both are small:
+// they hold jobs between their commit point and the end of their first
+// publication, and unfinished jobs.
 func (s *Store) Outbox(ctx context.Context) ([]OutboxEntry, error) {
-	return findAll[OutboxEntry](ctx, s.outbox)
+	out, err := findAll[OutboxEntry](ctx, s.outbox)
+	if err != nil {
+		return nil, err
+	}
+	active, err := findAll[OutboxEntry](ctx, s.active, bson.E{Key: "_id", Value: bson.D{{Key: "$gte", Value: roundPrefix}}})
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range active {
+		if IsRoundID(e.ID) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
 }
 
 // findAll reads a whole (small) collection.
-func findAll[T any](ctx context.Context, coll *mongo.Collection) ([]T, error) {
-	cur, err := coll.Find(ctx, bson.D{})
+func findAll[T any](ctx context.Context, coll *mongo.Collection, filter ...bson.E) ([]T, error) {
+	cur, err := coll.Find(ctx, append(bson.D{}, filter...))
 	if err != nil {
 		return nil, fmt.Errorf("scan %s: %w", coll.Name(), err)
 	}
@@ -55,7 +70,11 @@ func findAll[T any](ctx context.Context, coll *mongo.Collection) ([]T, error) {
 
 // ActiveJobs returns the unfinished jobs (the small jobs_active collection).
 func (s *Store) ActiveJobs(ctx context.Context) ([]*Job, error) {
-	return findAll[*Job](ctx, s.active)
+	all, err := findAll[*Job](ctx, s.active)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(all, func(j *Job) bool { return IsRoundID(j.ID) }), nil
 }
 
 // RetireArchived removes from jobs_active (RetireJobs) those of active,

@@ -81,13 +81,14 @@ type Config struct {
 	// cannot read the grouped layout.
 	SingleOperationDocs bool
 	// OutcomesPerOperation stores every outcome in a document of its own
-	// and OutboxPerJob an outbox entry per job, as versions before
-	// 2026-12-05 did (see outcomes.go, CreateJobs): for a rolling upgrade
-	// from such a version, whose replicas neither write the per-operation
-	// marker nor read whole outcome documents or batch outbox entries.
-	// Whole documents written by others are still read.
+	// as versions before 2026-12-05 did (see outcomes.go): for a rolling
+	// upgrade from such a version, whose replicas neither write the
+	// per-operation marker nor read whole outcome documents. Whole
+	// documents written by others are still read.
 	OutcomesPerOperation bool
-	OutboxPerJob         bool
+	// Outbox is where CreateJobs writes its outbox entries (see
+	// OutboxLayout); entries of every layout are read and handled.
+	Outbox OutboxLayout
 	// Writes, when set, learns the timing of every write (the services
 	// export it as metrics, see telemetry.Metrics).
 	Writes WriteObserver
@@ -138,8 +139,10 @@ type Store struct {
 	writes chan struct{}
 	// observe is Config.Writes.
 	observe WriteObserver
-	// singleOpDocs, outcomesPerOp, outboxPerJob: the Config fields.
-	singleOpDocs, outcomesPerOp, outboxPerJob bool
+	// singleOpDocs, outcomesPerOp, outboxLayout: the Config fields
+	// (outboxLayout: Outbox).
+	singleOpDocs, outcomesPerOp bool
+	outboxLayout                OutboxLayout
 	// outboxScanSlowUntil and activeScanSlowUntil: see deleteSmall (unix
 	// nanoseconds).
 	outboxScanSlowUntil atomic.Int64
@@ -181,7 +184,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s := New(client, cmp.Or(cfg.Database, "jobplane"))
 	s.singleOpDocs = cfg.SingleOperationDocs
-	s.outcomesPerOp, s.outboxPerJob = cfg.OutcomesPerOperation, cfg.OutboxPerJob
+	s.outcomesPerOp, s.outboxLayout = cfg.OutcomesPerOperation, cfg.Outbox
 	s.observe = cfg.Writes
 	return s, nil
 }
@@ -341,10 +344,18 @@ func newOperations(j *Job, in []OpInput) []Operation {
 }
 
 // MarkPublished deletes an outbox entry (OutboxEntry.ID) whose jobs are
-// all published, finished or gone: the relay's step after handling it.
+// all published, finished or gone: the relay's step after handling it. A
+// batch's entry is deleted from both places it may be in (see
+// OutboxLayout): two deletes by `_id`, on the relay's path only.
 func (s *Store) MarkPublished(ctx context.Context, entryID string) error {
-	if err := s.locked(ctx, write{"delete", s.outbox.Name()}, func() error { _, err := s.outbox.DeleteOne(ctx, byID(entryID)); return err }); err != nil {
-		return fmt.Errorf("delete outbox entry: %w", err)
+	colls := []*mongo.Collection{s.outbox}
+	if IsRoundID(entryID) {
+		colls = append(colls, s.active)
+	}
+	for _, coll := range colls {
+		if err := s.locked(ctx, write{"delete", coll.Name()}, func() error { _, err := coll.DeleteOne(ctx, byID(entryID)); return err }); err != nil {
+			return fmt.Errorf("delete outbox entry: %w", err)
+		}
 	}
 	return nil
 }
@@ -411,10 +422,17 @@ func (s *Store) DeferRetire(retire func(context.Context, *Job)) {
 // removed before: a call that archived a deleted job and then failed is
 // retried as a duplicate insert.
 func (s *Store) RetireJobs(ctx context.Context, jobs []*Job) (gone []string, err error) {
-	if len(jobs) == 0 {
+	return s.retireJobs(ctx, jobs, nil)
+}
+
+// retireJobs is RetireJobs, deleting the documents of also (batches'
+// outbox entries in jobs_active, see CleanUp) from jobs_active in the same
+// write.
+func (s *Store) retireJobs(ctx context.Context, jobs []*Job, also []string) (gone []string, err error) {
+	if len(jobs) == 0 && len(also) == 0 {
 		return nil, nil
 	}
-	ids := make([]string, 0, len(jobs))
+	ids := make([]string, 0, len(jobs)+len(also))
 	seen := make(map[string]bool, len(jobs))
 	for _, j := range jobs {
 		if !seen[j.ID] {
@@ -422,6 +440,7 @@ func (s *Store) RetireJobs(ctx context.Context, jobs []*Job) (gone []string, err
 			ids = append(ids, j.ID)
 		}
 	}
+	ids = append(ids, also...)
 	var errs []error
 	removed, err := s.deleteSmall(ctx, s.active, ids, &s.activeScanSlowUntil)
 	if err != nil {
@@ -432,8 +451,9 @@ func (s *Store) RetireJobs(ctx context.Context, jobs []*Job) (gone []string, err
 	// jobs_active before it removes it from jobs, so a deletion that comes
 	// later finds the archived copy itself. Otherwise (a deletion, or a job
 	// archived twice: a retry, two overlapping appliers, the relay), look
-	// for tombstones.
-	if err != nil || removed != int64(len(ids)) {
+	// for tombstones (also when an entry of also was gone: the relay may
+	// have deleted it).
+	if len(jobs) > 0 && (err != nil || removed != int64(len(ids))) {
 		gone, err = s.buryDeleted(ctx, jobs)
 		if err != nil {
 			errs = append(errs, err)

@@ -13,6 +13,7 @@ import (
 	"github.com/jobplane/jobplane/pkg/env"
 	"github.com/jobplane/jobplane/pkg/nodes"
 	"github.com/jobplane/jobplane/pkg/queue"
+	"github.com/jobplane/jobplane/pkg/store"
 	"github.com/jobplane/jobplane/pkg/tlsconfig"
 )
 
@@ -32,9 +33,12 @@ type Config struct {
 	OperationDocuments string
 	// OutcomeDocuments (OUTCOME_DOCUMENTS): "job" (default: a small job's
 	// outcomes applied at once in one document) or "operation" (one each);
-	// OutboxEntries (OUTBOX_ENTRIES): "batch" (default: one per group
-	// commit) or "job". "operation" and "job" are how versions before
-	// 2026-12-05 wrote: for a rolling upgrade from such a version.
+	// OutboxEntries (OUTBOX_ENTRIES): "active" (default: one per group
+	// commit, in jobs_active, see store.OutboxActive), "batch" (one per
+	// group commit, in the outbox collection) or "job" (one per job).
+	// "operation" and "job" are how versions before 2026-12-05 wrote,
+	// "batch" how versions before 2026-12-06 did: for a rolling upgrade
+	// from such a version.
 	OutcomeDocuments, OutboxEntries string
 
 	Kafka         queue.Settings // KAFKA_* (see queue.SettingsFromEnv)
@@ -101,7 +105,7 @@ func ConfigFromReader(r *env.Reader) (Config, error) {
 		MongoDatabase:       r.String("MONGODB_DATABASE", "jobplane"),
 		OperationDocuments:  r.String("OPERATION_DOCUMENTS", "grouped"),
 		OutcomeDocuments:    r.String("OUTCOME_DOCUMENTS", "job"),
-		OutboxEntries:       r.String("OUTBOX_ENTRIES", "batch"),
+		OutboxEntries:       r.String("OUTBOX_ENTRIES", "active"),
 		Kafka:               queue.SettingsFromEnv(r),
 		ResponseGroup:       r.String("KAFKA_RESPONSE_GROUP", "operation-response-group"),
 		AuthTokens:          r.List("AUTH_TOKENS", nil),
@@ -160,8 +164,8 @@ func (c *Config) validate() error {
 	if c.OutcomeDocuments != "job" && c.OutcomeDocuments != "operation" {
 		errs = append(errs, fmt.Errorf("OUTCOME_DOCUMENTS=%q: want job or operation", c.OutcomeDocuments))
 	}
-	if c.OutboxEntries != "batch" && c.OutboxEntries != "job" {
-		errs = append(errs, fmt.Errorf("OUTBOX_ENTRIES=%q: want batch or job", c.OutboxEntries))
+	if _, ok := outboxLayouts[c.OutboxEntries]; !ok {
+		errs = append(errs, fmt.Errorf("OUTBOX_ENTRIES=%q: want active, batch or job", c.OutboxEntries))
 	}
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, fmt.Errorf("MAX_BODY_BYTES=%d: want >= 1024", c.MaxBodyBytes))
@@ -186,4 +190,9 @@ func (c *Config) validate() error {
 		errs = append(errs, fmt.Errorf("SHUTDOWN_TIMEOUT=%s: want > 0", c.ShutdownTimeout))
 	}
 	return errors.Join(errs...)
+}
+
+// outboxLayouts are the values of OUTBOX_ENTRIES.
+var outboxLayouts = map[string]store.OutboxLayout{
+	"active": store.OutboxActive, "batch": store.OutboxBatch, "job": store.OutboxJob,
 }

@@ -44,9 +44,9 @@ type jobService struct {
 	store     *store.Store
 	publisher *publisher
 	// creates stores jobs in group commits; cleaner deletes outbox entries
-	// of published jobs in batches.
+	// of published jobs in batches (newCleaner).
 	creates *groupcommit.Group[store.NewJob, store.Created]
-	cleaner *groupcommit.Linger[string]
+	cleaner *groupcommit.Linger[cleanup]
 	metrics *telemetry.Metrics
 	log     *slog.Logger
 	// watchInterval is how often WatchJob re-reads the job.
@@ -123,7 +123,7 @@ func (s *jobService) publish(ctx context.Context, job *store.Job, ops []store.Op
 	if err := s.publisher.publishOperations(ctx, job, ops, 1); err != nil {
 		return err
 	}
-	s.cleaner.Add(ctx, job.ID)
+	s.cleaner.Add(ctx, cleanup{published: job.ID})
 	return nil
 }
 

@@ -21,7 +21,7 @@ func TestPublishLater(t *testing.T) {
 	b := setupRelay(t)
 	ctx := t.Context()
 	svc := &jobService{store: b.store, publisher: b.relay.publisher, metrics: telemetry.NewMetrics(), log: slog.New(slog.DiscardHandler),
-		cleaner: newOutboxCleaner(b.store, slog.New(slog.DiscardHandler)), publishSlots: make(chan struct{}, 1)}
+		cleaner: newCleaner(b.store, slog.New(slog.DiscardHandler)), publishSlots: make(chan struct{}, 1)}
 	out := b.store.CreateJobs(ctx, []store.NewJob{
 		{Operations: []store.OpInput{{Type: "expr", Request: "1 + 1"}}},
 		{Operations: []store.OpInput{{Type: "expr", Request: strings.Repeat("x", 9<<20)}}}, // over the broker's message size

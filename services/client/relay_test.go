@@ -24,6 +24,7 @@ import (
 type relayBundle struct {
 	relay    *relay
 	store    *store.Store
+	mongoURI string
 	requests *recorder
 	clock    *fakeClock
 }
@@ -124,7 +125,7 @@ func setupRelay(t *testing.T) *relayBundle {
 	r := newRelay(cfg, st, pub, metrics, log, "test")
 	r.now = clk.now
 	r.lease.SetClock(clk.now)
-	return &relayBundle{relay: r, store: st, requests: rec, clock: clk}
+	return &relayBundle{relay: r, store: st, mongoURI: stack.MongoURI(), requests: rec, clock: clk}
 }
 
 // republished is the relay's count of messages published again for reason.
@@ -300,11 +301,31 @@ func TestRelaySingleHolder(t *testing.T) {
 
 // A CreateJobs batch has one outbox entry: when none of its jobs was
 // published, the relay publishes every one of them and removes the entry.
+// The entry is in jobs_active (this version's layout) or, written by a
+// replica of the version before (OUTBOX_ENTRIES=batch during a rolling
+// upgrade), in the outbox collection.
 func TestRelayPublishesABatchEntry(t *testing.T) {
 	t.Parallel()
+	for name, layout := range map[string]store.OutboxLayout{"active": store.OutboxActive, "batch replica": store.OutboxBatch} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testRelayPublishesABatchEntry(t, layout)
+		})
+	}
+}
+
+func testRelayPublishesABatchEntry(t *testing.T, layout store.OutboxLayout) {
 	b := setupRelay(t)
 	ctx := t.Context()
-	out := b.store.CreateJobs(ctx, []store.NewJob{
+	creator := b.store
+	if layout != store.OutboxActive {
+		var err error
+		if creator, err = store.Open(ctx, store.Config{URI: b.mongoURI, Outbox: layout}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = creator.Close(context.Background()) })
+	}
+	out := creator.CreateJobs(ctx, []store.NewJob{
 		{Operations: []store.OpInput{{Type: "expr", Request: "1"}, {Type: "expr", Request: "2"}}},
 		{Operations: []store.OpInput{{Type: "expr", Request: "3"}}},
 	})

@@ -72,7 +72,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 	st, err := store.Open(ctx, store.Config{URI: cfg.MongoURI, Database: cfg.MongoDatabase, Monitor: telemetry.MongoMonitor(tracing),
 		SingleOperationDocs:  cfg.OperationDocuments == "single",
-		OutcomesPerOperation: cfg.OutcomeDocuments == "operation", OutboxPerJob: cfg.OutboxEntries == "job",
+		OutcomesPerOperation: cfg.OutcomeDocuments == "operation", Outbox: outboxLayouts[cfg.OutboxEntries],
 		Writes: metrics})
 	if err != nil {
 		return err
@@ -94,19 +94,19 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}()
 
+	// The cleaner deletes the outbox entries of published jobs and the
+	// jobs the applier archived from jobs_active; it stops after both.
+	cleaner := newCleaner(st, log)
+	defer cleaner.Stop()
+	st.DeferRetire(func(ctx context.Context, j *store.Job) { cleaner.Add(ctx, cleanup{retired: j}) })
+
 	pub := &publisher{writer: writer, topic: cfg.Kafka.RequestTopic, responseTopic: cfg.Kafka.ResponseTopic, store: st, metrics: metrics, log: log, tracing: tracing}
 	svc := &jobService{cfg: &cfg, store: st, publisher: pub, metrics: metrics, log: log, watchInterval: 200 * time.Millisecond,
-		creates: newCreateBatcher(st, metrics), cleaner: newOutboxCleaner(st, log), publishSlots: make(chan struct{}, publishSlots)}
-	defer svc.cleaner.Stop()
+		creates: newCreateBatcher(st, metrics), cleaner: cleaner, publishSlots: make(chan struct{}, publishSlots)}
 	defer svc.creates.Stop()
 
 	rel := newRelay(cfg.Relay, st, pub, metrics, log, cfg.NodeID)
 
-	// The applier archives finished jobs and leaves their removal from
-	// jobs_active to the retirer, stopped after it.
-	retirer := newRetirer(st, log)
-	defer retirer.Stop()
-	st.DeferRetire(retirer.Add)
 	app := &applier{store: st, topic: cfg.Kafka.ResponseTopic, group: cfg.ResponseGroup, metrics: metrics, log: log, tracing: tracing,
 		applies: newApplyBatcher(st, metrics)}
 	defer app.applies.Stop()
