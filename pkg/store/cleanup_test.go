@@ -18,13 +18,13 @@ func count(t *testing.T, b *bundle, coll string) int64 {
 	return n
 }
 
-// With OutboxActive (the default), a batch's outbox entry rides in its
+// With OutboxActive, a batch's outbox entry rides in its
 // jobs' insert into jobs_active, no reader of jobs takes it for a job, and
 // CleanUp deletes it together with the batch's archived jobs in one write.
 func TestOutboxInActive(t *testing.T) {
 	t.Parallel()
 	w := &writes{}
-	s, b := setupWith(t, store.Config{Writes: w})
+	s, b := setupWith(t, store.Config{Writes: w, Outbox: store.OutboxActive})
 	r := &retirements{}
 	s.DeferRetire(r.add)
 	ctx := t.Context()

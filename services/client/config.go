@@ -33,12 +33,12 @@ type Config struct {
 	OperationDocuments string
 	// OutcomeDocuments (OUTCOME_DOCUMENTS): "job" (default: a small job's
 	// outcomes applied at once in one document) or "operation" (one each);
-	// OutboxEntries (OUTBOX_ENTRIES): "active" (default: one per group
-	// commit, in jobs_active, see store.OutboxActive), "batch" (one per
-	// group commit, in the outbox collection) or "job" (one per job).
-	// "operation" and "job" are how versions before 2026-12-05 wrote,
-	// "batch" how versions before 2026-12-06 did: for a rolling upgrade
-	// from such a version.
+	// OutboxEntries (OUTBOX_ENTRIES): "batch" (default: one per group
+	// commit, in the outbox collection), "active" (one per group commit,
+	// in jobs_active: more throughput, a worse tail near the peak, see
+	// store.OutboxActive) or "job" (one per job). "operation" and "job"
+	// are how versions before 2026-12-05 wrote: for a rolling upgrade from
+	// such a version.
 	OutcomeDocuments, OutboxEntries string
 
 	Kafka         queue.Settings // KAFKA_* (see queue.SettingsFromEnv)
@@ -105,7 +105,7 @@ func ConfigFromReader(r *env.Reader) (Config, error) {
 		MongoDatabase:       r.String("MONGODB_DATABASE", "jobplane"),
 		OperationDocuments:  r.String("OPERATION_DOCUMENTS", "grouped"),
 		OutcomeDocuments:    r.String("OUTCOME_DOCUMENTS", "job"),
-		OutboxEntries:       r.String("OUTBOX_ENTRIES", "active"),
+		OutboxEntries:       r.String("OUTBOX_ENTRIES", "batch"),
 		Kafka:               queue.SettingsFromEnv(r),
 		ResponseGroup:       r.String("KAFKA_RESPONSE_GROUP", "operation-response-group"),
 		AuthTokens:          r.List("AUTH_TOKENS", nil),

@@ -301,12 +301,11 @@ func TestRelaySingleHolder(t *testing.T) {
 
 // A CreateJobs batch has one outbox entry: when none of its jobs was
 // published, the relay publishes every one of them and removes the entry.
-// The entry is in jobs_active (this version's layout) or, written by a
-// replica of the version before (OUTBOX_ENTRIES=batch during a rolling
-// upgrade), in the outbox collection.
+// The entry is in the outbox collection or, written by a replica with
+// OUTBOX_ENTRIES=active, in jobs_active.
 func TestRelayPublishesABatchEntry(t *testing.T) {
 	t.Parallel()
-	for name, layout := range map[string]store.OutboxLayout{"active": store.OutboxActive, "batch replica": store.OutboxBatch} {
+	for name, layout := range map[string]store.OutboxLayout{"batch": store.OutboxBatch, "active replica": store.OutboxActive} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			testRelayPublishesABatchEntry(t, layout)
@@ -318,7 +317,7 @@ func testRelayPublishesABatchEntry(t *testing.T, layout store.OutboxLayout) {
 	b := setupRelay(t)
 	ctx := t.Context()
 	creator := b.store
-	if layout != store.OutboxActive {
+	if layout != store.OutboxBatch {
 		var err error
 		if creator, err = store.Open(ctx, store.Config{URI: b.mongoURI, Outbox: layout}); err != nil {
 			t.Fatal(err)
