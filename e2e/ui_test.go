@@ -169,6 +169,15 @@ func (b *browser) consoleErrors() []string {
 }
 
 // waitJS polls a JavaScript expression until it is true.
+// clickJS clicks the element with this id once it is there and enabled,
+// finding it when it clicks: a page that re-renders as the job changes
+// (the job page follows the watch stream) can replace the node between
+// chromedp.Click's query and its click ("Could not find node with given
+// id").
+func clickJS(id string) chromedp.Action {
+	return waitJS(fmt.Sprintf(`(() => { const e = document.getElementById(%q); if (!e || e.disabled) return false; e.click(); return true })()`, id))
+}
+
 func waitJS(expr string) chromedp.Action {
 	return chromedp.ActionFunc(func(ctx context.Context) error {
 		for {
@@ -346,7 +355,7 @@ func TestUI(t *testing.T) {
 		chromedp.Navigate(s.baseURL()+"/ui/#/jobs/"+long.ID),
 		chromedp.WaitEnabled("#cancel-job", chromedp.ByID),
 		waitJS(`document.querySelector(".live").textContent.includes("live")`),
-		chromedp.Click("#cancel-job", chromedp.ByID),
+		clickJS("cancel-job"),
 		waitJS(`document.getElementById("toast").textContent === "Job cancelled"`))
 	// The job turns CANCELLED once its last pending operation is; the page
 	// follows through the watch stream.
@@ -360,7 +369,7 @@ func TestUI(t *testing.T) {
 
 	// Delete it (with the confirmation dialog).
 	b.run("delete",
-		chromedp.Click("#delete-job", chromedp.ByID),
+		clickJS("delete-job"),
 		chromedp.WaitVisible("#confirm-yes", chromedp.ByID),
 		chromedp.Click("#confirm-yes", chromedp.ByID),
 		waitJS(`location.hash === "#/jobs"`))
