@@ -204,6 +204,21 @@ const maxListExamined = 1000
 // Everything else walks the listing index backwards and reads each job by
 // `_id` in GetJob's order (readJobs).
 func (s *Store) ListJobs(ctx context.Context, p ListJobsParams) ([]*Job, *ListPosition, error) {
+	page, next, err := s.listJobs(ctx, p)
+	if err != nil {
+		return nil, nil, err
+	}
+	// A page can come out short by a job deleted through this process
+	// moments ago; the position is the listing's all the same.
+	page, err = s.hideDeleted(ctx, page)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list jobs: %w", err)
+	}
+	return page, next, nil
+}
+
+// listJobs is ListJobs without hideDeleted.
+func (s *Store) listJobs(ctx context.Context, p ListJobsParams) ([]*Job, *ListPosition, error) {
 	if p.Limit <= 0 {
 		return nil, nil, fmt.Errorf("list jobs: limit %d is not positive", p.Limit)
 	}

@@ -361,8 +361,25 @@ func (s *Store) MarkPublished(ctx context.Context, entryID string) error {
 }
 
 // GetJob returns a job by id: the archived copy if there is one, else the
-// unfinished one (readJobs).
+// unfinished one (readJobs); not a job deleted through this process (see
+// hideDeleted).
 func (s *Store) GetJob(ctx context.Context, id string) (*Job, error) {
+	j, err := s.getJob(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	shown, err := s.hideDeleted(ctx, []*Job{j})
+	if err != nil {
+		return nil, fmt.Errorf("get job: %w", err)
+	}
+	if len(shown) == 0 {
+		return nil, fmt.Errorf("job %s: %w", id, ErrNotFound)
+	}
+	return j, nil
+}
+
+// getJob is GetJob without hideDeleted.
+func (s *Store) getJob(ctx context.Context, id string) (*Job, error) {
 	jobs, err := s.readJobs(ctx, []string{id})
 	if err != nil {
 		return nil, fmt.Errorf("get job: %w", err)
@@ -371,6 +388,36 @@ func (s *Store) GetJob(ctx context.Context, id string) (*Job, error) {
 		return nil, fmt.Errorf("job %s: %w", id, ErrNotFound)
 	}
 	return jobs[0], nil
+}
+
+// hideDeleted leaves out of jobs those that DeleteJob deleted through this
+// process: an applier call that read such a job before its deletion can
+// archive it again, and it stays in `jobs` until its retirement finds the
+// tombstone (buryDeleted), up to the cleaner's linger later. Only jobs this
+// process deleted are checked (deletedHere), by their tombstone (a read by
+// `_id`), so a DeleteJob that failed before its tombstone hides nothing.
+// Readers of another replica can still see such a job for that moment.
+func (s *Store) hideDeleted(ctx context.Context, jobs []*Job) ([]*Job, error) {
+	var ids []string
+	for _, j := range jobs {
+		if s.deletedHere.has(j.ID) {
+			ids = append(ids, j.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return jobs, nil
+	}
+	dead, err := findByID[deletionDoc](ctx, s.deletions, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read deletions: %w", err)
+	}
+	gone := map[string]bool{}
+	for _, d := range dead {
+		if d != nil {
+			gone[d.ID] = true
+		}
+	}
+	return slices.DeleteFunc(slices.Clone(jobs), func(j *Job) bool { return gone[j.ID] }), nil
 }
 
 // finish moves a completed job from jobs_active to jobs (insert first, then
@@ -611,13 +658,14 @@ func matches[T comparable](s T, set []T) bool {
 // cancelled job's late results) are dropped as orphans. An applier call
 // that read the job before the deletion would archive it again and bring it
 // back until its retirement finds the tombstone (buryDeleted): this
-// process's applier checks deletedHere first, so a job deleted through this
-// replica stays deleted for its readers; one deleted through another
-// replica can reappear here for that moment.
+// process's applier checks deletedHere first, and its readers leave such a
+// job out (hideDeleted), so a job deleted through this replica stays
+// deleted for its readers; one deleted through another replica can
+// reappear here for that moment.
 func (s *Store) DeleteJob(ctx context.Context, id string) error {
 	s.deletedHere.add(id)
 	s.recent.drop(id)
-	j, err := s.GetJob(ctx, id)
+	j, err := s.getJob(ctx, id)
 	if err != nil {
 		return err
 	}

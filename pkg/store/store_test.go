@@ -365,6 +365,51 @@ func TestDelete(t *testing.T) {
 // TestDeleteWhileArchiving: an applier (or the relay) that read a finished
 // job just before DeleteJob must not archive it back afterwards (the web
 // UI's delete of a just-cancelled job raced late results this way).
+// A job deleted through this store stays deleted for its readers while an
+// archive insert that read it before the deletion has brought it back into
+// `jobs` and its retirement has not yet found the tombstone (the window the
+// e2e UI test hit: DELETE answered, then GET found the job).
+func TestDeletedJobHiddenUntilBuried(t *testing.T) {
+	t.Parallel()
+	s, b := setup(t)
+	ctx := t.Context()
+	j, ops, _, err := s.CreateJob(ctx, newJob("1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ApplyResults(ctx, []store.Result{result(ops[0].ID, store.OpSucceeded, "1")}); err != nil {
+		t.Fatal(err)
+	}
+	stale, err := s.GetJob(ctx, j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteJob(ctx, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.db.Collection("jobs").InsertOne(ctx, stale); err != nil { // the late archive
+		t.Fatal(err)
+	}
+	if got, err := s.GetJob(ctx, j.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetJob of the deleted job = %+v, %v; want ErrNotFound", got, err)
+	}
+	if _, err := s.GetOperation(ctx, j.ID, ops[0].ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetOperation of the deleted job: %v; want ErrNotFound", err)
+	}
+	listed, _, err := s.ListJobs(ctx, store.ListJobsParams{Limit: 10})
+	if err != nil || len(listed) != 0 {
+		t.Errorf("ListJobs = %v, %v; want nothing", jobIDs(listed), err)
+	}
+	// Another job is not hidden.
+	other, _, _, err := s.CreateJob(ctx, newJob("2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetJob(ctx, other.ID); err != nil {
+		t.Errorf("GetJob of another job: %v", err)
+	}
+}
+
 func TestDeleteWhileArchiving(t *testing.T) {
 	t.Parallel()
 	s, b := setup(t)
