@@ -278,7 +278,10 @@ func (s *Store) CreateJob(ctx context.Context, n NewJob) (job *Job, ops []Operat
 			if prev.Fingerprint != fp {
 				return nil, nil, false, ErrRequestIDConflict
 			}
-			existing, err := s.GetJob(ctx, prev.JobID)
+			// getJob: a job this process deleted reads as it is (hideDeleted
+			// would make it look unfinished, and resuming it would recreate
+			// a job under a tombstoned id).
+			existing, err := s.getJob(ctx, prev.JobID)
 			if err == nil {
 				return existing, nil, false, nil
 			}
@@ -323,7 +326,7 @@ func (s *Store) CreateJob(ctx context.Context, n NewJob) (job *Job, ops []Operat
 		if !mongo.IsDuplicateKeyError(err) {
 			return nil, nil, false, fmt.Errorf("insert job: %w", err)
 		}
-		existing, err := s.GetJob(ctx, jobID)
+		existing, err := s.getJob(ctx, jobID)
 		if err != nil {
 			return nil, nil, false, err
 		}
@@ -663,7 +666,6 @@ func matches[T comparable](s T, set []T) bool {
 // deleted for its readers; one deleted through another replica can
 // reappear here for that moment.
 func (s *Store) DeleteJob(ctx context.Context, id string) error {
-	s.deletedHere.add(id)
 	s.recent.drop(id)
 	j, err := s.getJob(ctx, id)
 	if err != nil {
@@ -677,6 +679,10 @@ func (s *Store) DeleteJob(ctx context.Context, id string) error {
 	if err != nil && !mongo.IsDuplicateKeyError(err) {
 		return fmt.Errorf("record deletion: %w", err)
 	}
+	// Only once the tombstone is written: a deletion that failed before it
+	// leaves the job whole, and this process's applier must keep counting
+	// its results.
+	s.deletedHere.add(id)
 	// This call's tombstone: the deletion is this call's to finish even if
 	// the job document is gone by now (an applier archived it and buried
 	// it again since GetJob read it).

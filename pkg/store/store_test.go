@@ -410,6 +410,50 @@ func TestDeletedJobHiddenUntilBuried(t *testing.T) {
 	}
 }
 
+// A create retried with the request_id of a job being deleted through this
+// store (its claim not yet removed, a late archive has the job back) must
+// not resume that job under its tombstoned id, which would acknowledge a job
+// whose results are then dropped.
+func TestRetryOfADeletedJobsRequest(t *testing.T) {
+	t.Parallel()
+	s, b := setup(t)
+	ctx := t.Context()
+	n := newJob("1")
+	n.RequestID = "req-deleted"
+	j, ops, _, err := s.CreateJob(ctx, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ApplyResults(ctx, []store.Result{result(ops[0].ID, store.OpSucceeded, "1")}); err != nil {
+		t.Fatal(err)
+	}
+	stale, err := s.GetJob(ctx, j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claim bson.Raw
+	if err := b.db.Collection("requests").FindOne(ctx, bson.D{{Key: "_id", Value: n.RequestID}}).Decode(&claim); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteJob(ctx, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	// The moment within a deletion: the claim still there, the job back.
+	if _, err := b.db.Collection("requests").InsertOne(ctx, claim); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.db.Collection("jobs").InsertOne(ctx, stale); err != nil {
+		t.Fatal(err)
+	}
+	got, _, created, err := s.CreateJob(ctx, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created {
+		t.Errorf("the retry created job %s again under its tombstoned id", got.ID)
+	}
+}
+
 func TestDeleteWhileArchiving(t *testing.T) {
 	t.Parallel()
 	s, b := setup(t)
