@@ -88,9 +88,10 @@ func (s *Store) CreateJobs(ctx context.Context, batch []NewJob) []Created {
 		}
 		// One outbox entry for the batch, removed once every job of the
 		// batch is published (see OutboxLayout). In jobs_active it comes
-		// first in the jobs' insert: FerretDB inserts a batch in one
-		// transaction, and whatever a crash leaves, a job committed has its
-		// entry. Elsewhere it is a write of its own, before the jobs'.
+		// first in the jobs' insert: FerretDB inserts the documents in
+		// order, up to 100 per transaction, so whatever a crash leaves, a
+		// job committed has its entry. Elsewhere it is a write of its own,
+		// before the jobs'.
 		var outbox []any
 		round := ""
 		switch {
