@@ -12,14 +12,20 @@ import (
 // TestWritesForRollingUpgrade).
 var layouts = map[string]store.OutboxLayout{"active": store.OutboxActive, "batch": store.OutboxBatch}
 
-func TestCreateJobs(t *testing.T) {
-	t.Parallel()
+// forLayouts runs test as a parallel subtest for each of layouts.
+func forLayouts(t *testing.T, test func(*testing.T, store.OutboxLayout)) {
+	t.Helper()
 	for name, layout := range layouts {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			testCreateJobs(t, layout)
+			test(t, layout)
 		})
 	}
+}
+
+func TestCreateJobs(t *testing.T) {
+	t.Parallel()
+	forLayouts(t, testCreateJobs)
 }
 
 func testCreateJobs(t *testing.T, layout store.OutboxLayout) {
@@ -109,12 +115,7 @@ func roundOf(entries []store.OutboxEntry, jobID string) []string {
 // that job alone, not its whole batch.
 func TestPublishDeferredGetsItsOwnEntry(t *testing.T) {
 	t.Parallel()
-	for name, layout := range layouts {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			testPublishDeferredGetsItsOwnEntry(t, layout)
-		})
-	}
+	forLayouts(t, testPublishDeferredGetsItsOwnEntry)
 }
 
 func testPublishDeferredGetsItsOwnEntry(t *testing.T, layout store.OutboxLayout) {

@@ -8,6 +8,20 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
+// createdWithResults creates jobs in one CreateJobs batch and returns
+// their ids and a successful result for each of their operations.
+func createdWithResults(t *testing.T, s *store.Store, jobs ...store.NewJob) (ids []string, batch []store.Result) {
+	t.Helper()
+	for _, c := range s.CreateJobs(t.Context(), jobs) {
+		if c.Err != nil {
+			t.Fatal(c.Err)
+		}
+		ids = append(ids, c.Job.ID)
+		batch = append(batch, allResults(c.Job)...)
+	}
+	return ids, batch
+}
+
 // count is the number of documents in a collection of b's database.
 func count(t *testing.T, b *bundle, coll string) int64 {
 	t.Helper()
@@ -28,18 +42,7 @@ func TestOutboxInActive(t *testing.T) {
 	r := &retirements{}
 	s.DeferRetire(r.add)
 	ctx := t.Context()
-	created := s.CreateJobs(ctx, []store.NewJob{numberedJob(2), numberedJob(1), numberedJob(3)})
-	var ids []string
-	var batch []store.Result
-	for _, c := range created {
-		if c.Err != nil {
-			t.Fatal(c.Err)
-		}
-		ids = append(ids, c.Job.ID)
-		for _, op := range c.Ops {
-			batch = append(batch, result(op.ID, store.OpSucceeded, "1"))
-		}
-	}
+	ids, batch := createdWithResults(t, s, numberedJob(2), numberedJob(1), numberedJob(3))
 	if n := count(t, b, "outbox"); n != 0 {
 		t.Errorf("outbox collection holds %d documents, want none", n)
 	}
@@ -83,9 +86,7 @@ func TestOutboxInActive(t *testing.T) {
 	if len(cleanup) != 1 || cleanup[0].op != "delete" || cleanup[0].coll != "jobs_active" {
 		t.Errorf("CleanUp wrote %+v; want one delete from jobs_active", cleanup)
 	}
-	if n := count(t, b, "jobs_active"); n != 0 {
-		t.Errorf("jobs_active holds %d documents after CleanUp, want none", n)
-	}
+	checkNothingLeft(t, b, "jobs_active")
 	if entries, err := s.Outbox(ctx); err != nil || len(entries) != 0 {
 		t.Errorf("Outbox after CleanUp = %+v, %v", entries, err)
 	}

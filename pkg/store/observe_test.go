@@ -31,30 +31,14 @@ func (w *writes) ObserveStoreWrite(op, coll string, wait, held time.Duration) {
 // with outbox entries in jobs_active, none is to the outbox.
 func TestObserveWrite(t *testing.T) {
 	t.Parallel()
-	for name, layout := range layouts {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			testObserveWrite(t, layout)
-		})
-	}
+	forLayouts(t, testObserveWrite)
 }
 
 func testObserveWrite(t *testing.T, layout store.OutboxLayout) {
 	w := &writes{}
 	s, _ := setupWith(t, store.Config{Writes: w, Outbox: layout})
 	ctx := t.Context()
-	created := s.CreateJobs(ctx, []store.NewJob{numberedJob(3), numberedJob(2)})
-	var batch []store.Result
-	var ids []string
-	for _, c := range created {
-		if c.Err != nil {
-			t.Fatal(c.Err)
-		}
-		ids = append(ids, c.Job.ID)
-		for _, op := range c.Ops {
-			batch = append(batch, result(op.ID, store.OpSucceeded, "1"))
-		}
-	}
+	ids, batch := createdWithResults(t, s, numberedJob(3), numberedJob(2))
 	if _, err := s.ApplyResults(ctx, batch); err != nil {
 		t.Fatal(err)
 	}

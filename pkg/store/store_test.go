@@ -362,18 +362,13 @@ func TestDelete(t *testing.T) {
 	}
 }
 
-// TestDeleteWhileArchiving: an applier (or the relay) that read a finished
-// job just before DeleteJob must not archive it back afterwards (the web
-// UI's delete of a just-cancelled job raced late results this way).
-// A job deleted through this store stays deleted for its readers while an
-// archive insert that read it before the deletion has brought it back into
-// `jobs` and its retirement has not yet found the tombstone (the window the
-// e2e UI test hit: DELETE answered, then GET found the job).
-func TestDeletedJobHiddenUntilBuried(t *testing.T) {
-	t.Parallel()
-	s, b := setup(t)
+// finishedJob creates job n of one operation, applies its result and
+// returns the finished job as read then (what an archiving step holds) and
+// its operations.
+func finishedJob(t *testing.T, s *store.Store, n store.NewJob) (*store.Job, []store.Operation) {
+	t.Helper()
 	ctx := t.Context()
-	j, ops, _, err := s.CreateJob(ctx, newJob("1"))
+	j, ops, _, err := s.CreateJob(ctx, n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,12 +377,24 @@ func TestDeletedJobHiddenUntilBuried(t *testing.T) {
 	}
 	stale, err := s.GetJob(ctx, j.ID)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("finished job: %v", err)
 	}
+	return stale, ops
+}
+
+// A job deleted through this store stays deleted for its readers while an
+// archive insert that read it before the deletion has brought it back into
+// `jobs` and its retirement has not yet found the tombstone (the window the
+// e2e UI test hit: DELETE answered, then GET found the job).
+func TestDeletedJobHiddenUntilBuried(t *testing.T) {
+	t.Parallel()
+	s, b := setup(t)
+	ctx := t.Context()
+	j, ops := finishedJob(t, s, newJob("1"))
 	if err := s.DeleteJob(ctx, j.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.db.Collection("jobs").InsertOne(ctx, stale); err != nil { // the late archive
+	if _, err := b.db.Collection("jobs").InsertOne(ctx, j); err != nil { // the late archive
 		t.Fatal(err)
 	}
 	if got, err := s.GetJob(ctx, j.ID); !errors.Is(err, store.ErrNotFound) {
@@ -420,22 +427,12 @@ func TestRetryOfADeletedJobsRequest(t *testing.T) {
 	ctx := t.Context()
 	n := newJob("1")
 	n.RequestID = "req-deleted"
-	j, ops, _, err := s.CreateJob(ctx, n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.ApplyResults(ctx, []store.Result{result(ops[0].ID, store.OpSucceeded, "1")}); err != nil {
-		t.Fatal(err)
-	}
-	stale, err := s.GetJob(ctx, j.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	stale, _ := finishedJob(t, s, n)
 	var claim bson.Raw
 	if err := b.db.Collection("requests").FindOne(ctx, bson.D{{Key: "_id", Value: n.RequestID}}).Decode(&claim); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteJob(ctx, j.ID); err != nil {
+	if err := s.DeleteJob(ctx, stale.ID); err != nil {
 		t.Fatal(err)
 	}
 	// The moment within a deletion: the claim still there, the job back.
@@ -454,29 +451,25 @@ func TestRetryOfADeletedJobsRequest(t *testing.T) {
 	}
 }
 
+// TestDeleteWhileArchiving: an applier (or the relay) that read a finished
+// job just before DeleteJob must not archive it back afterwards (the web
+// UI's delete of a just-cancelled job raced late results this way).
 func TestDeleteWhileArchiving(t *testing.T) {
 	t.Parallel()
 	s, b := setup(t)
 	ctx := t.Context()
-	j, ops, _, err := s.CreateJob(ctx, newJob("1"))
-	if err != nil {
-		t.Fatal(err)
+	stale, _ := finishedJob(t, s, newJob("1"))
+	if stale.Done() != 1 {
+		t.Fatalf("finished job: %+v", stale)
 	}
-	if _, err := s.ApplyResults(ctx, []store.Result{result(ops[0].ID, store.OpSucceeded, "1")}); err != nil {
-		t.Fatal(err)
-	}
-	stale, err := s.GetJob(ctx, j.ID)
-	if err != nil || stale.Done() != 1 {
-		t.Fatalf("finished job: %+v %v", stale, err)
-	}
-	if err := s.DeleteJob(ctx, j.ID); err != nil {
+	if err := s.DeleteJob(ctx, stale.ID); err != nil {
 		t.Fatal(err)
 	}
 	// The archiving step with what it read before the deletion.
 	if finished, err := s.FinishIfDone(ctx, stale); err != nil || !finished {
 		t.Fatalf("finish stale: %v %v", finished, err)
 	}
-	if _, err := s.GetJob(ctx, j.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.GetJob(ctx, stale.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("deleted job archived back: %v", err)
 	}
 	for _, coll := range []string{"jobs", "jobs_active"} {
@@ -493,7 +486,7 @@ func TestDeleteWhileArchiving(t *testing.T) {
 	if _, err := s.FinishIfDone(ctx, stale); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GetJob(ctx, j.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.GetJob(ctx, stale.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("deleted job kept by a retried archive: %v", err)
 	}
 	// ... and so does the purge of its tombstone, without any retry.
@@ -504,14 +497,14 @@ func TestDeleteWhileArchiving(t *testing.T) {
 	if n, err := s.PurgeDeletions(ctx); err != nil || n != 0 {
 		t.Fatalf("purge of a fresh tombstone: %d %v", n, err)
 	}
-	if _, err := b.db.Collection("deletions").UpdateOne(ctx, bson.D{{Key: "_id", Value: j.ID}},
+	if _, err := b.db.Collection("deletions").UpdateOne(ctx, bson.D{{Key: "_id", Value: stale.ID}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "time", Value: time.Now().Add(-store.DeletionRetention - time.Minute)}}}}); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := s.PurgeDeletions(ctx); err != nil || n != 1 {
 		t.Fatalf("purge of an old tombstone: %d %v", n, err)
 	}
-	if _, err := s.GetJob(ctx, j.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.GetJob(ctx, stale.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("deleted job kept after its tombstone's purge: %v", err)
 	}
 	if n, _ := b.db.Collection("deletions").CountDocuments(ctx, bson.D{}); n != 0 {
