@@ -34,30 +34,52 @@ func (e OutboxEntry) Jobs() []string {
 	return []string{e.ID}
 }
 
-// Outbox returns the outbox entries: those of the outbox collection and
-// the batches' entries in jobs_active (see OutboxLayout). Both are small:
-// they hold jobs between their commit point and the end of their first
-// publication, and unfinished jobs.
+// Outbox returns the outbox entries (see OutboxAndActive).
 func (s *Store) Outbox(ctx context.Context) ([]OutboxEntry, error) {
-	out, err := findAll[OutboxEntry](ctx, s.outbox)
-	if err != nil {
-		return nil, err
+	outbox, _, err := s.OutboxAndActive(ctx)
+	return outbox, err
+}
+
+// ActiveJobs returns the unfinished jobs (see OutboxAndActive).
+func (s *Store) ActiveJobs(ctx context.Context) ([]*Job, error) {
+	_, active, err := s.OutboxAndActive(ctx)
+	return active, err
+}
+
+// OutboxAndActive reads the two small collections the relay works from,
+// each once: the outbox entries, those of the outbox collection and the
+// batches' entries in jobs_active (see OutboxLayout), which hold jobs
+// between their commit point and the end of their first publication; and
+// the unfinished jobs, the rest of jobs_active.
+func (s *Store) OutboxAndActive(ctx context.Context) (outbox []OutboxEntry, active []*Job, err error) {
+	if outbox, err = findAll[OutboxEntry](ctx, s.outbox); err != nil {
+		return nil, nil, err
 	}
-	active, err := findAll[OutboxEntry](ctx, s.active, bson.E{Key: "_id", Value: bson.D{{Key: "$gte", Value: roundPrefix}}})
+	docs, err := findAll[bson.Raw](ctx, s.active)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	for _, e := range active {
-		if IsRoundID(e.ID) {
-			out = append(out, e)
+	for _, doc := range docs {
+		if id, _ := doc.Lookup("_id").StringValueOK(); IsRoundID(id) {
+			var e OutboxEntry
+			if err := bson.Unmarshal(doc, &e); err != nil {
+				return nil, nil, fmt.Errorf("decode outbox entry %s: %w", id, err)
+			}
+			outbox = append(outbox, e)
+			continue
 		}
+		j := &Job{}
+		if err := bson.Unmarshal(doc, j); err != nil {
+			return nil, nil, fmt.Errorf("decode job: %w", err)
+		}
+		active = append(active, j)
 	}
-	return out, nil
+	return outbox, active, nil
 }
 
 // findAll reads a whole (small) collection.
-func findAll[T any](ctx context.Context, coll *mongo.Collection, filter ...bson.E) ([]T, error) {
-	cur, err := coll.Find(ctx, append(bson.D{}, filter...))
+func findAll[T any](ctx context.Context, coll *mongo.Collection) ([]T, error) {
+	cur, err := coll.Find(ctx, bson.D{})
 	if err != nil {
 		return nil, fmt.Errorf("scan %s: %w", coll.Name(), err)
 	}
@@ -66,15 +88,6 @@ func findAll[T any](ctx context.Context, coll *mongo.Collection, filter ...bson.
 		return nil, fmt.Errorf("scan %s: %w", coll.Name(), err)
 	}
 	return out, nil
-}
-
-// ActiveJobs returns the unfinished jobs (the small jobs_active collection).
-func (s *Store) ActiveJobs(ctx context.Context) ([]*Job, error) {
-	all, err := findAll[*Job](ctx, s.active)
-	if err != nil {
-		return nil, err
-	}
-	return slices.DeleteFunc(all, func(j *Job) bool { return IsRoundID(j.ID) }), nil
 }
 
 // RetireArchived removes from jobs_active (RetireJobs) those of active,

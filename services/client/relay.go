@@ -209,11 +209,7 @@ func boolGauge(b bool) float64 {
 // dispatch records (all small collections).
 func (r *relay) scan(ctx context.Context) error {
 	now := r.now()
-	outbox, err := r.store.Outbox(ctx)
-	if err != nil {
-		return err
-	}
-	active, err := r.store.ActiveJobs(ctx)
+	outbox, active, err := r.store.OutboxAndActive(ctx)
 	if err != nil {
 		return err
 	}
